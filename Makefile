@@ -1,0 +1,31 @@
+# conn-drain: two commands matter to a newcomer (see README.md):
+#   make demo   installs, builds the plugin, and runs a short scenario in the local host
+#   make test   installs, builds, lints, type-checks and runs every test
+.PHONY: setup build demo test lint bench clean
+
+NPM_STAMP := node_modules/.package-lock.json
+ASSEMBLY := $(shell find assembly -name '*.ts') asconfig.json
+
+setup: $(NPM_STAMP)
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+build: setup build/plugin.wasm
+
+build/plugin.wasm: $(ASSEMBLY) $(NPM_STAMP)
+	npm run --silent build
+	@node -e 'const s=require("fs").statSync("build/plugin.wasm").size; console.log("build/plugin.wasm: " + s + " bytes (" + (s/1024).toFixed(1) + " KiB)")'
+
+demo: build
+	npx tsx scripts/demo.ts
+
+lint: setup
+	npx biome check .
+	npx tsc -p tsconfig.json --noEmit
+
+test: build lint
+	npx vitest run
+
+clean:
+	rm -rf build
