@@ -1,0 +1,85 @@
+// Admin responses: the JSON document and the Prometheus text exposition of the counts.
+import { HostCount, TableSnapshot } from "./connection_table";
+import { jsonString } from "./json";
+
+function byHost(a: HostCount, b: HostCount): i32 {
+  return a.host < b.host ? -1 : a.host > b.host ? 1 : 0;
+}
+
+export function renderJson(gateway: string, snapshot: TableSnapshot): string {
+  const hosts = snapshot.hosts.sort(byHost);
+  const parts = new Array<string>();
+  parts.push('{"gateway":' + jsonString(gateway));
+  parts.push(',"totalActive":' + snapshot.totalActive.toString());
+  parts.push(',"overflow":' + snapshot.overflow.toString());
+  parts.push(',"hosts":[');
+  for (let i = 0; i < hosts.length; i++) {
+    const h = unchecked(hosts[i]);
+    if (i > 0) parts.push(",");
+    parts.push(hostEntry(h.host, h.active));
+  }
+  parts.push("]}\n");
+  return parts.join("");
+}
+
+function hostEntry(host: string, active: i64): string {
+  return '{"host":' + jsonString(host) + ',"active":' + active.toString() + ',"draining":false}';
+}
+
+export function renderHostJson(gateway: string, host: string, active: i64): string {
+  return (
+    '{"gateway":' +
+    jsonString(gateway) +
+    ',"host":' +
+    jsonString(host) +
+    ',"active":' +
+    active.toString() +
+    ',"draining":false}\n'
+  );
+}
+
+/** Label values escape backslash, double quote and newline (Prometheus text format 0.0.4). */
+export function promLabel(value: string): string {
+  let needs = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c == 0x5c || c == 0x22 || c == 0x0a) {
+      needs = true;
+      break;
+    }
+  }
+  if (!needs) return value;
+  return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}
+
+export function renderPrometheus(gateway: string, hosts: Array<HostCount>, overflow: i64): string {
+  const sorted = hosts.sort(byHost);
+  const gw = promLabel(gateway);
+  const parts = new Array<string>();
+  parts.push("# HELP conn_drain_active Live streams per upstream host, summed over all workers.\n");
+  parts.push("# TYPE conn_drain_active gauge\n");
+  for (let i = 0; i < sorted.length; i++) {
+    const h = unchecked(sorted[i]);
+    parts.push(
+      'conn_drain_active{host="' +
+        promLabel(h.host) +
+        '",gateway="' +
+        gw +
+        '"} ' +
+        h.active.toString() +
+        "\n",
+    );
+  }
+  parts.push("# HELP conn_drain_overflow Live streams whose host found no slot (maxHosts).\n");
+  parts.push("# TYPE conn_drain_overflow gauge\n");
+  parts.push('conn_drain_overflow{gateway="' + gw + '"} ' + overflow.toString() + "\n");
+  parts.push("# HELP conn_drain_draining Whether the host is draining (1) or not (0).\n");
+  parts.push("# TYPE conn_drain_draining gauge\n");
+  for (let i = 0; i < sorted.length; i++) {
+    const h = unchecked(sorted[i]);
+    parts.push(
+      'conn_drain_draining{host="' + promLabel(h.host) + '",gateway="' + gw + '"} 0\n',
+    );
+  }
+  return parts.join("");
+}

@@ -1,0 +1,291 @@
+// Plugin configuration: parsed from untrusted JSON, validated field by field. A config that
+// fails any check is rejected as a whole with one message naming the field; the caller keeps
+// the previous config in force.
+import { Cidr, parseCidr } from "./cidr";
+import { addPattern, HostPatterns, patternProblem } from "./host_patterns";
+import { JsonKind, JsonValue, parseJson } from "./json";
+
+export enum KeyBy {
+  Authority,
+  Cluster,
+  Upstream,
+}
+
+export class AdminConfig {
+  path: string = "/.conn-drain";
+  token: string = "";
+  allowCidrs: Array<Cidr> = [];
+
+  /** With neither a token nor an allow-list the admin path is off: nothing is exposed. */
+  get enabled(): bool {
+    return this.token.length > 0 || this.allowCidrs.length > 0;
+  }
+}
+
+export class Config {
+  keyBy: KeyBy = KeyBy.Authority;
+  hosts: HostPatterns = new HostPatterns();
+  maxHosts: i32 = 1024;
+  vmTtlSeconds: i32 = 30;
+  tickMs: i32 = 1000;
+  gatewayId: string = "";
+  sharedDataPrefix: string = "conn-drain/";
+  admin: AdminConfig = new AdminConfig();
+  metricsEnabled: bool = true;
+  metricsMaxHosts: i32 = 256;
+}
+
+export class ConfigResult {
+  config: Config | null = null;
+  error: string = "";
+}
+
+export const MAX_HOSTS_LIMIT: i32 = 100000;
+
+/** Keys Higress adds when it merges matchRules into the plugin config. */
+function isHigressMatchKey(key: string): bool {
+  return key.startsWith("_match_") && key.endsWith("_") && key.length > 8;
+}
+
+class Validator {
+  error: string = "";
+
+  fail(path: string, message: string): void {
+    if (this.error.length == 0) this.error = path + ": " + message;
+  }
+
+  get ok(): bool {
+    return this.error.length == 0;
+  }
+
+  got(v: JsonValue): string {
+    if (v.kind == JsonKind.Number) return v.str.length > 24 ? v.str.substring(0, 24) + "…" : v.str;
+    if (v.kind == JsonKind.String) {
+      const s = v.str.length > 40 ? v.str.substring(0, 40) + "…" : v.str;
+      return 'the string "' + s + '"';
+    }
+    return "a " + v.kindName();
+  }
+
+  str(path: string, v: JsonValue, minLen: i32, maxLen: i32): string | null {
+    if (v.kind != JsonKind.String) {
+      this.fail(path, "expected a string, got " + this.got(v));
+      return null;
+    }
+    if (v.str.length < minLen || v.str.length > maxLen) {
+      this.fail(
+        path,
+        "expected a string of " +
+          minLen.toString() +
+          " to " +
+          maxLen.toString() +
+          " characters, got " +
+          v.str.length.toString(),
+      );
+      return null;
+    }
+    return v.str;
+  }
+
+  int(path: string, v: JsonValue, min: i32, max: i32): i32 {
+    const range = "an integer from " + min.toString() + " to " + max.toString();
+    if (v.kind != JsonKind.Number) {
+      this.fail(path, "expected " + range + ", got " + this.got(v));
+      return min;
+    }
+    if (!v.isInt || v.int < <i64>min || v.int > <i64>max) {
+      this.fail(path, "expected " + range + ", got " + this.got(v));
+      return min;
+    }
+    return <i32>v.int;
+  }
+
+  bool(path: string, v: JsonValue): bool {
+    if (v.kind != JsonKind.Bool) this.fail(path, "expected true or false, got " + this.got(v));
+    return v.bool;
+  }
+
+  array(path: string, v: JsonValue, maxItems: i32): bool {
+    if (v.kind != JsonKind.Array) {
+      this.fail(path, "expected an array, got " + this.got(v));
+      return false;
+    }
+    if (v.items.length > maxItems) {
+      this.fail(path, "expected at most " + maxItems.toString() + " items");
+      return false;
+    }
+    return true;
+  }
+
+  object(path: string, v: JsonValue): bool {
+    if (v.kind != JsonKind.Object) {
+      this.fail(path, "expected an object, got " + this.got(v));
+      return false;
+    }
+    return true;
+  }
+}
+
+function printable(s: string): bool {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+
+export function parseConfig(bytes: ArrayBuffer): ConfigResult {
+  const result = new ConfigResult();
+  // Envoy hands an empty buffer when the WasmPlugin has no config: every default applies.
+  if (bytes.byteLength == 0) {
+    result.config = new Config();
+    return result;
+  }
+  const parsed = parseJson(bytes);
+  if (parsed.value === null) {
+    result.error = "config is not valid JSON: " + parsed.error;
+    return result;
+  }
+  const root = parsed.value!;
+  const c = new Config();
+  const v = new Validator();
+  if (!v.object("config", root)) {
+    result.error = v.error;
+    return result;
+  }
+  for (let i = 0; i < root.keys.length && v.ok; i++) {
+    const key = unchecked(root.keys[i]);
+    const value = unchecked(root.items[i]);
+    if (key == "keyBy") {
+      const s = v.str("keyBy", value, 1, 16);
+      if (s === null) continue;
+      if (s == "authority") c.keyBy = KeyBy.Authority;
+      else if (s == "cluster") c.keyBy = KeyBy.Cluster;
+      else if (s == "upstream") c.keyBy = KeyBy.Upstream;
+      else v.fail("keyBy", 'expected "authority", "cluster" or "upstream", got ' + v.got(value));
+    } else if (key == "hosts") {
+      readHosts(v, value, c);
+    } else if (key == "maxHosts") {
+      c.maxHosts = v.int("maxHosts", value, 1, MAX_HOSTS_LIMIT);
+    } else if (key == "vmTtlSeconds") {
+      c.vmTtlSeconds = v.int("vmTtlSeconds", value, 2, 86400);
+    } else if (key == "tickMs") {
+      c.tickMs = v.int("tickMs", value, 100, 60000);
+    } else if (key == "gatewayId") {
+      const s = v.str("gatewayId", value, 1, 128);
+      if (s !== null && !printable(s)) {
+        v.fail("gatewayId", "expected printable ASCII without spaces");
+      } else if (s !== null) c.gatewayId = s;
+    } else if (key == "sharedDataPrefix") {
+      const s = v.str("sharedDataPrefix", value, 1, 64);
+      if (s !== null && !printable(s)) {
+        v.fail("sharedDataPrefix", "expected printable ASCII without spaces");
+      } else if (s !== null) c.sharedDataPrefix = s;
+    } else if (key == "admin") {
+      readAdmin(v, value, c.admin);
+    } else if (key == "metrics") {
+      readMetrics(v, value, c);
+    } else if (key == "_rules_") {
+      readRules(v, value);
+    } else if (!isHigressMatchKey(key)) {
+      v.fail(key, "unknown field");
+    }
+  }
+  // A heartbeat must land several times within the TTL, or live VMs would look dead.
+  if (v.ok && c.vmTtlSeconds * 1000 < 2 * c.tickMs) {
+    v.fail(
+      "vmTtlSeconds",
+      "expected at least two ticks (2 x tickMs = " + (2 * c.tickMs).toString() + " ms)",
+    );
+  }
+  if (!v.ok) {
+    result.error = v.error;
+    return result;
+  }
+  result.config = c;
+  return result;
+}
+
+function readHosts(v: Validator, value: JsonValue, c: Config): void {
+  if (!v.array("hosts", value, 4096)) return;
+  for (let i = 0; i < value.items.length; i++) {
+    const path = "hosts[" + i.toString() + "]";
+    const s = v.str(path, unchecked(value.items[i]), 1, 512);
+    if (s === null) return;
+    const problem = patternProblem(s);
+    if (problem !== null) {
+      v.fail(path, "expected an exact host or '*.suffix', got " + problem);
+      return;
+    }
+    addPattern(c.hosts, s);
+  }
+}
+
+function readAdmin(v: Validator, value: JsonValue, admin: AdminConfig): void {
+  if (!v.object("admin", value)) return;
+  for (let i = 0; i < value.keys.length && v.ok; i++) {
+    const key = unchecked(value.keys[i]);
+    const item = unchecked(value.items[i]);
+    if (key == "path") {
+      const s = v.str("admin.path", item, 2, 256);
+      if (s === null) return;
+      if (!s.startsWith("/") || s.endsWith("/") || !printable(s) || s.includes("?") || s.includes("#")) {
+        v.fail("admin.path", "expected an absolute path like /.conn-drain, got " + v.got(item));
+        return;
+      }
+      admin.path = s;
+    } else if (key == "token") {
+      const s = v.str("admin.token", item, 16, 512);
+      if (s === null) return;
+      if (!printable(s)) {
+        v.fail("admin.token", "expected printable ASCII without spaces");
+        return;
+      }
+      admin.token = s;
+    } else if (key == "allowCidrs") {
+      if (!v.array("admin.allowCidrs", item, 256)) return;
+      for (let j = 0; j < item.items.length; j++) {
+        const path = "admin.allowCidrs[" + j.toString() + "]";
+        const entry = unchecked(item.items[j]);
+        const s = v.str(path, entry, 1, 64);
+        if (s === null) return;
+        const cidr = parseCidr(s);
+        if (cidr === null) {
+          v.fail(path, "expected a CIDR like 10.0.0.0/8 or fd00::/8, got " + v.got(entry));
+          return;
+        }
+        admin.allowCidrs.push(cidr);
+      }
+    } else {
+      v.fail("admin." + key, "unknown field");
+    }
+  }
+}
+
+function readMetrics(v: Validator, value: JsonValue, c: Config): void {
+  if (!v.object("metrics", value)) return;
+  for (let i = 0; i < value.keys.length && v.ok; i++) {
+    const key = unchecked(value.keys[i]);
+    const item = unchecked(value.items[i]);
+    if (key == "enabled") c.metricsEnabled = v.bool("metrics.enabled", item);
+    else if (key == "maxHosts") c.metricsMaxHosts = v.int("metrics.maxHosts", item, 0, 10000);
+    else v.fail("metrics." + key, "unknown field");
+  }
+}
+
+/** Per-route rules are accepted for Higress's sake; conn-drain itself has no per-route settings. */
+function readRules(v: Validator, value: JsonValue): void {
+  if (!v.array("_rules_", value, 4096)) return;
+  for (let i = 0; i < value.items.length && v.ok; i++) {
+    const path = "_rules_[" + i.toString() + "]";
+    const rule = unchecked(value.items[i]);
+    if (!v.object(path, rule)) return;
+    for (let j = 0; j < rule.keys.length; j++) {
+      const key = unchecked(rule.keys[j]);
+      if (!isHigressMatchKey(key)) {
+        v.fail(path + "." + key, "conn-drain has no per-route settings; set it in defaultConfig");
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import { asciiLower } from "./host_key";
+
+// Which host keys are tracked: exact names or "*.suffix" patterns; an empty list tracks any.
+
+export class HostPatterns {
+  exact: Set<string> = new Set<string>();
+  suffixes: Array<string> = [];
+
+  get isEmpty(): bool {
+    return this.exact.size == 0 && this.suffixes.length == 0;
+  }
+
+  matches(key: string): bool {
+    if (this.isEmpty) return true;
+    if (this.exact.has(key)) return true;
+    for (let i = 0; i < this.suffixes.length; i++) {
+      const suffix = unchecked(this.suffixes[i]);
+      // "*.example.com" matches "a.example.com" but not "example.com" itself.
+      if (key.length > suffix.length && key.endsWith(suffix)) return true;
+    }
+    return false;
+  }
+}
+
+/** Returns null if the pattern is acceptable, else what is wrong with it. */
+export function patternProblem(pattern: string): string | null {
+  if (pattern.length == 0) return "an empty pattern";
+  if (pattern.length > 512) return "a pattern longer than 512 characters";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return "a character that cannot appear in a host key";
+    if (c == 0x2a && i != 0) return "'*' other than as a leading '*.'";
+  }
+  if (pattern.startsWith("*")) {
+    if (!pattern.startsWith("*.") || pattern.length < 3) return "'*' not followed by '.suffix'";
+  }
+  return null;
+}
+
+export function addPattern(patterns: HostPatterns, pattern: string): void {
+  const lower = asciiLower(pattern);
+  if (lower.startsWith("*.")) patterns.suffixes.push(lower.substring(1));
+  else patterns.exact.add(lower);
+}

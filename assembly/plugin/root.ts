@@ -1,0 +1,70 @@
+// The root context: one per plugin configuration in each VM. A config update creates a new
+// root beside the old one (which keeps serving the streams it started), while the counting
+// state lives in the VM-wide ConnectionTable so it carries across updates.
+import { HttpContext, RootContext } from "../abi/context";
+import { LogLevel } from "../abi/enums";
+import {
+  getEnv,
+  getPluginConfiguration,
+  getPropertyString,
+  log,
+  refreshLogLevel,
+  setTickPeriod,
+} from "../abi/host";
+import { AdminEndpoint } from "./admin";
+import { Config, parseConfig } from "./config";
+import { ConnectionTable } from "./connection_table";
+import { PlayerStream } from "./player_stream";
+
+/** One table per VM, shared by every root context the VM ever has. */
+export const table = new ConnectionTable();
+
+export class ConnDrainRoot extends RootContext {
+  config: Config | null = null;
+  admin: AdminEndpoint | null = null;
+
+  onConfigure(size: u32): bool {
+    refreshLogLevel();
+    const parsed = parseConfig(getPluginConfiguration(size));
+    if (parsed.config === null) {
+      log(LogLevel.Error, "config rejected: " + parsed.error);
+      return false;
+    }
+    const config = parsed.config!;
+    if (!table.configure(config)) {
+      log(LogLevel.Error, "config rejected: shared data refused the plugin's keys");
+      return false;
+    }
+    this.config = config;
+    const gateway = gatewayId(config);
+    this.admin = new AdminEndpoint(config.admin, gateway, table);
+    setTickPeriod(<u32>config.tickMs);
+    log(
+      LogLevel.Info,
+      "configured: gateway " +
+        gateway +
+        ", maxHosts " +
+        config.maxHosts.toString() +
+        (config.admin.enabled ? ", admin at " + config.admin.path : ", admin off"),
+    );
+    return true;
+  }
+
+  onTick(): void {
+    refreshLogLevel();
+    table.heartbeat();
+  }
+
+  createHttpContext(id: u32): HttpContext {
+    return new PlayerStream(id, this);
+  }
+}
+
+function gatewayId(config: Config): string {
+  if (config.gatewayId.length > 0) return config.gatewayId;
+  const node = getPropertyString(["node", "id"]);
+  if (node !== null && node.length > 0) return node;
+  const hostname = getEnv("HOSTNAME");
+  if (hostname !== null && hostname.length > 0) return hostname;
+  return "unknown";
+}

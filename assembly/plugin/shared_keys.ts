@@ -1,0 +1,68 @@
+// Names of every shared-data key the plugin uses, and the one safe way to create a key.
+//
+// Envoy's shared data (proxy-wasm-cpp-host src/shared_data.cc) ignores the CAS when a key does
+// not exist yet: two VMs that both read NotFound and both write "create" the key, and the first
+// write is lost. So no VM ever creates a key while it may race with another writer:
+//  - per-VM keys (heartbeats) are written only by the VM whose id they carry;
+//  - every multi-writer key (slots, index buckets, lists) is created by `ensure` during
+//    on_configure, which Envoy runs in the canary VM on the main thread before any worker sees
+//    the new config; workers then only ever update keys that already exist, with CAS.
+// `ensure` also passes a CAS that no live key can hold by the time it runs (the host's CAS
+// counter would have to sit exactly at 0xffffffff for this key), so even a concurrent ensure on
+// an existing key is refused instead of overwriting it.
+import { WasmResult } from "../abi/enums";
+import { SharedRead, sharedGet, sharedSet } from "../abi/host";
+
+const CREATE_ONLY_CAS: u32 = 0xffffffff;
+
+export class SharedKeys {
+  constructor(public prefix: string) {}
+
+  slot(i: i32): string {
+    return this.prefix + "slot/" + i.toString();
+  }
+  bucket(b: i32): string {
+    return this.prefix + "index/" + b.toString();
+  }
+  get capacity(): string {
+    return this.prefix + "capacity";
+  }
+  get overflow(): string {
+    return this.prefix + "overflow";
+  }
+  get metered(): string {
+    return this.prefix + "metered";
+  }
+  vm(id: u32): string {
+    return this.prefix + "vm/" + id.toString(16);
+  }
+}
+
+const scratch = new SharedRead();
+
+/** Creates `key` with `initial` unless it exists. Returns false if the host refused the write. */
+export function ensure(key: string, initial: ArrayBuffer): bool {
+  if (sharedGet(key, scratch).status == WasmResult.Ok) return true;
+  const status = sharedSet(key, initial, CREATE_ONLY_CAS);
+  return status == WasmResult.Ok || status == WasmResult.CasMismatch;
+}
+
+export function encodeU32(n: u32): ArrayBuffer {
+  const out = new ArrayBuffer(4);
+  store<u32>(changetype<usize>(out), n);
+  return out;
+}
+
+export function decodeU32(bytes: ArrayBuffer): u32 {
+  return bytes.byteLength >= 4 ? load<u32>(changetype<usize>(bytes)) : 0;
+}
+
+export function encodeI64(n: i64): ArrayBuffer {
+  const out = new ArrayBuffer(8);
+  store<i64>(changetype<usize>(out), n);
+  return out;
+}
+
+export function decodeI64(bytes: ArrayBuffer): i64 {
+  return bytes.byteLength >= 8 ? load<i64>(changetype<usize>(bytes)) : 0;
+}

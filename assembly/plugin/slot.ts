@@ -1,0 +1,99 @@
+// The value stored under one slot key: which host the slot belongs to and how many streams
+// each VM holds for it. Every VM writes its own entry with compare-and-swap on the whole value;
+// the slot key always exists before anyone writes it (see SharedKeys.ensure), so the CAS is
+// never bypassed by the "set on a missing key ignores the CAS" rule of Envoy's shared data.
+//
+// Layout (little-endian): u32 version | u32 flags | u16 hostBytes | host UTF-8 |
+//                         u16 entries | entries x (u32 vmId, u32 count)
+
+const VERSION: u32 = 0x43440001;
+export const FLAG_METERED: u32 = 1;
+
+export class Slot {
+  flags: u32 = 0;
+  host: string = "";
+  vmIds: Array<u32> = [];
+  counts: Array<u32> = [];
+
+  get isFree(): bool {
+    return this.host.length == 0;
+  }
+
+  get metered(): bool {
+    return (this.flags & FLAG_METERED) != 0;
+  }
+
+  indexOfVm(vmId: u32): i32 {
+    for (let i = 0; i < this.vmIds.length; i++) if (unchecked(this.vmIds[i]) == vmId) return i;
+    return -1;
+  }
+
+  countOf(vmId: u32): u32 {
+    const i = this.indexOfVm(vmId);
+    return i < 0 ? 0 : unchecked(this.counts[i]);
+  }
+
+  /** Sets this VM's count; a zero count drops the entry so slots stay small. */
+  setCount(vmId: u32, count: u32): void {
+    const i = this.indexOfVm(vmId);
+    if (i < 0) {
+      if (count == 0) return;
+      this.vmIds.push(vmId);
+      this.counts.push(count);
+    } else if (count == 0) {
+      this.removeAt(i);
+    } else {
+      unchecked((this.counts[i] = count));
+    }
+  }
+
+  removeAt(i: i32): void {
+    const last = this.vmIds.length - 1;
+    unchecked((this.vmIds[i] = this.vmIds[last]));
+    unchecked((this.counts[i] = this.counts[last]));
+    this.vmIds.pop();
+    this.counts.pop();
+  }
+
+  encode(): ArrayBuffer {
+    const host = String.UTF8.encode(this.host);
+    const n = this.vmIds.length;
+    const out = new ArrayBuffer(12 + host.byteLength + 8 * n);
+    const p = changetype<usize>(out);
+    store<u32>(p, VERSION);
+    store<u32>(p, this.flags, 4);
+    store<u16>(p, <u16>host.byteLength, 8);
+    memory.copy(p + 10, changetype<usize>(host), host.byteLength);
+    const q = p + 10 + host.byteLength;
+    store<u16>(q, <u16>n);
+    for (let i = 0; i < n; i++) {
+      store<u32>(q + 2 + 8 * i, unchecked(this.vmIds[i]));
+      store<u32>(q + 6 + 8 * i, unchecked(this.counts[i]));
+    }
+    return out;
+  }
+}
+
+/** Decodes a slot value; an empty or foreign value reads as a free slot. */
+export function decodeSlot(bytes: ArrayBuffer): Slot {
+  const slot = new Slot();
+  const size = <usize>bytes.byteLength;
+  const p = changetype<usize>(bytes);
+  if (size < 12 || load<u32>(p) != VERSION) return slot;
+  slot.flags = load<u32>(p, 4);
+  const hostSize = <usize>load<u16>(p, 8);
+  if (<usize>12 + hostSize > size) return new Slot();
+  slot.host = String.UTF8.decodeUnsafe(p + 10, hostSize);
+  const q = p + 10 + hostSize;
+  const n = <usize>load<u16>(q);
+  if (<usize>12 + hostSize + <usize>8 * n > size) return new Slot();
+  for (let i: usize = 0; i < n; i++) {
+    slot.vmIds.push(load<u32>(q + 2 + 8 * i));
+    slot.counts.push(load<u32>(q + 6 + 8 * i));
+  }
+  return slot;
+}
+
+export function freeSlotValue(): ArrayBuffer {
+  return new Slot().encode();
+}
