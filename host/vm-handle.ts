@@ -1,0 +1,84 @@
+import type { HttpCall } from "./http-calls.js";
+import type { LogEntry, LogQuery } from "./logs.js";
+import { type LocalResponse, type OpenStreamOptions, Stream } from "./stream.js";
+import type { Vm } from "./vm.js";
+
+/** What a VM handle needs from its gateway. */
+export interface HandleOwner {
+  assertRunning(what: string): void;
+  recordLocalResponse(r: LocalResponse): void;
+  httpCalls(): HttpCall[];
+  logs(q?: LogQuery): LogEntry[];
+}
+
+/** A test's handle on one VM (`gw.vm(i)` / `gw.worker(i)`): the proxytest-style surface. */
+export class VmHandle {
+  constructor(
+    /** @internal */ readonly vm: Vm,
+    private readonly owner: HandleOwner,
+  ) {}
+
+  /** 0 = base (main-thread) VM, 1..N = workers. */
+  get index(): number {
+    return this.vm.index;
+  }
+
+  get label(): string {
+    return this.vm.label;
+  }
+
+  get failed(): boolean {
+    return this.vm.failed;
+  }
+
+  get failure(): string | undefined {
+    return this.vm.failure;
+  }
+
+  /** Id of the root context new streams bind to. */
+  get rootContextId(): number | undefined {
+    return this.vm.currentRoot?.id;
+  }
+
+  /** Every root context that has not been deleted yet (old ones linger while streams use them). */
+  get liveRootContextIds(): number[] {
+    return this.vm.roots.filter((r) => !r.deleted).map((r) => r.id);
+  }
+
+  /** The tick period of the current root, in ms (0 = not ticking). */
+  get tickPeriodMs(): number {
+    return this.vm.currentRoot?.tick?.periodMs ?? 0;
+  }
+
+  openStream(options: OpenStreamOptions = {}): Stream {
+    this.owner.assertRunning("openStream");
+    return new Stream(this.vm, options, (r) => this.owner.recordLocalResponse(r));
+  }
+
+  /**
+   * Fails this VM as a trap would (fail-closed 503s from now on, no more callbacks, no ticks),
+   * for tests of what the rest of the gateway sees when one worker dies.
+   */
+  crash(reason = "crashed by the test"): void {
+    this.vm.fail(reason);
+  }
+
+  /** Fires one tick on the current root right away. */
+  tick(): void {
+    this.owner.assertRunning("tick");
+    const root = this.vm.currentRoot;
+    if (root) this.vm.tick(root);
+  }
+
+  httpCalls(): HttpCall[] {
+    return this.owner.httpCalls().filter((c) => c.vmIndex === this.vm.index);
+  }
+
+  logs(q: Omit<LogQuery, "vm"> = {}): LogEntry[] {
+    return this.owner.logs({ ...q, vm: this.vm.index });
+  }
+
+  hostCallCounts(): Map<string, number> {
+    return new Map(this.vm.calls.counts);
+  }
+}
