@@ -2,7 +2,7 @@
 // Each looks the context up with has() first: a Map miss in AssemblyScript aborts, and an
 // abort inside Envoy fails the whole worker VM.
 import "./trap";
-import { HttpContext, RootContext, createContext, roots, streams } from "./context";
+import { createContext, HttpContext, RootContext, roots, streams } from "./context";
 import { Action } from "./enums";
 
 export function proxy_abi_version_0_2_1(): void {}

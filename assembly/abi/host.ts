@@ -113,7 +113,7 @@ export function getRequestHeader(name: string): string | null {
 export function getHeaderPairs(mapType: u32): Array<HeaderPair> {
   clearOut();
   if (abi.proxy_get_header_map_pairs(mapType, OUT_PTR, OUT_SIZE) != WasmResult.Ok) {
-    return new Array<HeaderPair>();
+    return [] as HeaderPair[];
   }
   return deserializeHeaders(takeBytes());
 }
@@ -166,7 +166,7 @@ export function serializeHeaders(pairs: Array<HeaderPair>): ArrayBuffer {
 }
 
 export function deserializeHeaders(bytes: ArrayBuffer): Array<HeaderPair> {
-  const out = new Array<HeaderPair>();
+  const out: HeaderPair[] = [];
   const size = <usize>bytes.byteLength;
   if (size < 4) return out;
   const base = changetype<usize>(bytes);
@@ -266,7 +266,7 @@ export function httpCall(
 ): HttpCallResult {
   const c = String.UTF8.encode(cluster);
   const h = serializeHeaders(headers);
-  const trailers = serializeHeaders(new Array<HeaderPair>());
+  const trailers = serializeHeaders([] as HeaderPair[]);
   store<u32>(OUT_CAS, 0);
   const status = abi.proxy_http_call(
     changetype<usize>(c),

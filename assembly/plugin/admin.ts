@@ -1,11 +1,12 @@
 // AdminEndpoint: the counts, answered by the plugin itself at admin.path with a local reply,
 // never forwarded upstream. Access needs the bearer token and/or a source address inside
 // admin.allowCidrs; without either configured the endpoint does not exist.
+
+import { renderHostJson, renderJson, renderPrometheus } from "./admin_render";
 import { parseSocketAddress } from "./cidr";
 import { AdminConfig } from "./config";
 import { ConnectionTable, HostCount } from "./connection_table";
 import { normalizeAuthority } from "./host_key";
-import { renderHostJson, renderJson, renderPrometheus } from "./admin_render";
 
 export class AdminRequest {
   method: string = "";
@@ -66,7 +67,10 @@ export class AdminEndpoint {
     const resource = queryAt < 0 ? req.path : req.path.substring(0, queryAt);
     if (resource != this.config.path) return problem(404, "no such admin resource: " + resource);
     if (req.method != "GET" && req.method != "HEAD") {
-      return problem(405, "method " + req.method + " not allowed; use GET").header("allow", "GET, HEAD");
+      return problem(405, "method " + req.method + " not allowed; use GET").header(
+        "allow",
+        "GET, HEAD",
+      );
     }
     const query = parseQuery(queryAt < 0 ? "" : req.path.substring(queryAt + 1));
     if (query.error.length > 0) return problem(400, query.error);
@@ -200,7 +204,7 @@ function hexValue(c: i32): i32 {
 /** Decodes %XX escapes; only ASCII results are accepted (host names are ASCII). */
 function percentDecode(s: string): string | null {
   if (!s.includes("%")) return s;
-  const out = new Array<string>();
+  const out: string[] = [];
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c != 0x25) {

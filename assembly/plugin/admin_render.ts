@@ -8,7 +8,7 @@ function byHost(a: HostCount, b: HostCount): i32 {
 
 export function renderJson(gateway: string, snapshot: TableSnapshot): string {
   const hosts = snapshot.hosts.sort(byHost);
-  const parts = new Array<string>();
+  const parts: string[] = [];
   parts.push('{"gateway":' + jsonString(gateway));
   parts.push(',"totalActive":' + snapshot.totalActive.toString());
   parts.push(',"overflow":' + snapshot.overflow.toString());
@@ -55,7 +55,7 @@ export function promLabel(value: string): string {
 export function renderPrometheus(gateway: string, hosts: Array<HostCount>, overflow: i64): string {
   const sorted = hosts.sort(byHost);
   const gw = promLabel(gateway);
-  const parts = new Array<string>();
+  const parts: string[] = [];
   parts.push("# HELP conn_drain_active Live streams per upstream host, summed over all workers.\n");
   parts.push("# TYPE conn_drain_active gauge\n");
   for (let i = 0; i < sorted.length; i++) {
@@ -77,9 +77,7 @@ export function renderPrometheus(gateway: string, hosts: Array<HostCount>, overf
   parts.push("# TYPE conn_drain_draining gauge\n");
   for (let i = 0; i < sorted.length; i++) {
     const h = unchecked(sorted[i]);
-    parts.push(
-      'conn_drain_draining{host="' + promLabel(h.host) + '",gateway="' + gw + '"} 0\n',
-    );
+    parts.push('conn_drain_draining{host="' + promLabel(h.host) + '",gateway="' + gw + '"} 0\n');
   }
   return parts.join("");
 }

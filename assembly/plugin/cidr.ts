@@ -106,8 +106,8 @@ function parseIpv6(text: string): Uint8Array | null {
   if (doubleColon >= 0 && groupsText.indexOf("::", doubleColon + 1) >= 0) return null;
   const head = doubleColon >= 0 ? groupsText.substring(0, doubleColon) : groupsText;
   const rest = doubleColon >= 0 ? groupsText.substring(doubleColon + 2) : "";
-  const headGroups = head.length > 0 ? head.split(":") : new Array<string>();
-  const restGroups = rest.length > 0 ? rest.split(":") : new Array<string>();
+  const headGroups = head.length > 0 ? head.split(":") : ([] as string[]);
+  const restGroups = rest.length > 0 ? rest.split(":") : ([] as string[]);
   const total = headGroups.length + restGroups.length;
   if (doubleColon < 0 ? total != 8 : total > 7) return null;
   const out = new Uint8Array(16);

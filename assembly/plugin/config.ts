@@ -229,7 +229,13 @@ function readAdmin(v: Validator, value: JsonValue, admin: AdminConfig): void {
     if (key == "path") {
       const s = v.str("admin.path", item, 2, 256);
       if (s === null) return;
-      if (!s.startsWith("/") || s.endsWith("/") || !printable(s) || s.includes("?") || s.includes("#")) {
+      if (
+        !s.startsWith("/") ||
+        s.endsWith("/") ||
+        !printable(s) ||
+        s.includes("?") ||
+        s.includes("#")
+      ) {
         v.fail("admin.path", "expected an absolute path like /.conn-drain, got " + v.got(item));
         return;
       }

@@ -10,7 +10,7 @@
 // hosts that find no room are counted in one overflow figure.
 import { LogLevel, WasmResult } from "../abi/enums";
 import { log, nowMillis, SharedRead, sharedGet, sharedSet } from "../abi/host";
-import { Bucket, BUCKETS, bucketOf, decodeBucket } from "./bucket";
+import { BUCKETS, Bucket, bucketOf, decodeBucket } from "./bucket";
 import { Config } from "./config";
 import { HostMetrics, hostMetricName, OVERFLOW_METRIC } from "./host_metrics";
 import { decodeU32, encodeU32, ensure, SharedKeys } from "./shared_keys";
@@ -23,6 +23,7 @@ export const OVERFLOW_HOST = "\u0001overflow";
 const MAX_CAS_ATTEMPTS = 32;
 const MAX_OPEN_ATTEMPTS = 4;
 const PROBE_LIMIT = 64;
+const SWEEP_PER_TICK = 64;
 
 enum Adjust {
   Ok,
@@ -67,6 +68,7 @@ export class ConnectionTable {
   private slotCache: Map<string, i32> = new Map<string, i32>();
   private deniedGauge: Set<string> = new Set<string>();
   private cursor: i32 = 0;
+  private sweepCursor: i32 = 0;
   private read: SharedRead = new SharedRead();
   /** Releases that lost every CAS attempt; retried on tick so no count outlives its stream. */
   private pending: Array<Lease> = [];
@@ -74,7 +76,9 @@ export class ConnectionTable {
   lastTotal: i64 = 0;
 
   constructor() {
+    // Start each VM at its own place so that VMs neither claim nor sweep in lockstep.
     this.cursor = <i32>(this.liveness.selfId % 1024);
+    this.sweepCursor = <i32>((this.liveness.selfId >> 10) % 1024);
   }
 
   /** Applies a config and creates any keys it needs. Runs in on_configure (canary first). */
@@ -90,6 +94,7 @@ export class ConnectionTable {
     this.liveness.ttlMillis = <i64>config.vmTtlSeconds * 1000;
     this.liveness.recheckMillis = <i64>config.tickMs;
     if (this.cursor >= this.maxHosts) this.cursor = 0;
+    if (this.sweepCursor >= this.maxHosts) this.sweepCursor = 0;
     const ready = this.ensureKeys();
     this.liveness.heartbeat(this.keys);
     return ready;
@@ -126,9 +131,39 @@ export class ConnectionTable {
     return false;
   }
 
+  /** Runs on every tick of every VM. */
   heartbeat(): void {
     this.liveness.heartbeat(this.keys);
     this.retryPending();
+    this.sweep();
+  }
+
+  /**
+   * Removes the entries of dead VMs from a few slots per tick, so that a host nobody touches
+   * still sheds a crashed worker's streams from its gauge (the admin view ignores them anyway).
+   * Every VM sweeps from its own cursor; a full pass takes maxHosts / (64 x workers) ticks.
+   */
+  private sweep(): void {
+    const now = nowMillis();
+    const n = min(SWEEP_PER_TICK, this.maxHosts);
+    for (let p = 0; p < n; p++) {
+      const i = this.sweepCursor;
+      this.sweepCursor = this.sweepCursor + 1 >= this.maxHosts ? 0 : this.sweepCursor + 1;
+      const key = this.keys.slot(i);
+      for (let attempt = 0; attempt < 4; attempt++) {
+        if (sharedGet(key, this.read).status != WasmResult.Ok) break;
+        const slot = decodeSlot(this.read.value);
+        if (slot.isFree) break;
+        const dropped = this.dropDead(slot, now);
+        if (!this.hadDead) break;
+        const status = sharedSet(key, slot.encode(), this.read.cas);
+        if (status == WasmResult.Ok) {
+          if (slot.metered) this.metrics.add(hostMetricName(slot.host), -dropped);
+          break;
+        }
+        if (status != WasmResult.CasMismatch) break;
+      }
+    }
   }
 
   // ---- counting ----------------------------------------------------------------------------
@@ -237,14 +272,19 @@ export class ConnectionTable {
   /** Removes entries of dead VMs from `slot`; returns the streams they held. */
   private dropDead(slot: Slot, now: i64): i64 {
     let dropped: i64 = 0;
+    this.hadDead = false;
     for (let i = slot.vmIds.length - 1; i >= 0; i--) {
       if (!this.liveness.isAlive(this.keys, unchecked(slot.vmIds[i]), now)) {
         dropped += <i64>unchecked(slot.counts[i]);
         slot.removeAt(i);
+        this.hadDead = true;
       }
     }
     return dropped;
   }
+
+  /** Whether the last dropDead removed any entry. */
+  private hadDead: bool = false;
 
   /** Sum over live VMs. */
   total(slot: Slot): i64 {

@@ -235,7 +235,8 @@ class Reader {
     if (!v.str.includes(".") && !v.str.includes("e") && !v.str.includes("E")) {
       if (v.str.length - digitsFrom <= 15) {
         let n: i64 = 0;
-        for (let i = digitsFrom; i < v.str.length; i++) n = n * 10 + <i64>(v.str.charCodeAt(i) - 0x30);
+        for (let i = digitsFrom; i < v.str.length; i++)
+          n = n * 10 + <i64>(v.str.charCodeAt(i) - 0x30);
         v.int = digitsFrom == 1 ? -n : n;
         v.isInt = true;
       }
@@ -262,7 +263,7 @@ class Reader {
   /** Reads a string; validates UTF-8 so that no byte sequence can surprise the decoder. */
   string(): string | null {
     this.pos++; // opening quote
-    const parts = new Array<string>();
+    const parts: string[] = [];
     let runStart = this.pos;
     while (true) {
       if (this.pos >= this.len) {
@@ -367,7 +368,7 @@ export function jsonString(s: string): string {
     }
   }
   if (!needs) return '"' + s + '"';
-  const parts = new Array<string>();
+  const parts: string[] = [];
   parts.push('"');
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

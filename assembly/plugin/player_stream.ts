@@ -14,8 +14,8 @@ import {
 } from "../abi/host";
 import { AdminRequest } from "./admin";
 import { KeyBy } from "./config";
-import { checkedKey, normalizeAuthority } from "./host_key";
 import { Lease } from "./connection_table";
+import { checkedKey, normalizeAuthority } from "./host_key";
 import { ConnDrainRoot, table } from "./root";
 
 export class PlayerStream extends HttpContext {
@@ -101,7 +101,7 @@ export class PlayerStream extends HttpContext {
     req.accept = getRequestHeader("accept");
     req.sourceAddress = getPropertyString(["source", "address"]);
     const reply = root.admin!.handle(req);
-    const headers = new Array<HeaderPair>();
+    const headers: HeaderPair[] = [];
     headers.push(new HeaderPair("content-type", reply.contentType));
     headers.push(new HeaderPair("cache-control", "no-store"));
     for (let i = 0; i + 1 < reply.headers.length; i += 2) {

@@ -1,0 +1,124 @@
+import { readFileSync } from "node:fs";
+import {
+  createGateway,
+  type Gateway,
+  type GatewayOptions,
+  type LocalResponse,
+  type Stream,
+} from "../../host/index.js";
+
+let pluginModule: WebAssembly.Module | undefined;
+
+/** build/plugin.wasm, compiled once per test file (the global setup keeps it fresh). */
+export function plugin(): WebAssembly.Module {
+  pluginModule ??= new WebAssembly.Module(new Uint8Array(readFileSync("build/plugin.wasm")));
+  return pluginModule;
+}
+
+export const ADMIN_TOKEN = "test-token-0123456789abcdef";
+
+/** A gateway running conn-drain with `config` on `workers` worker VMs. */
+export function gateway(
+  config: Record<string, unknown> = {},
+  options: Partial<GatewayOptions> = {},
+): Promise<Gateway> {
+  return createGateway({
+    wasm: plugin(),
+    workers: 4,
+    config: JSON.stringify(config),
+    nodeId: "router~10.0.0.9~higress-gateway-0.higress-system~higress-system.svc.cluster.local",
+    ...options,
+  });
+}
+
+export interface PlayerOptions {
+  /** Worker index (0-based). */
+  vm?: number;
+  cluster?: string;
+  upstream?: string;
+  websocket?: boolean;
+  path?: string;
+}
+
+/**
+ * A player's stream as Envoy drives it: request headers, then an upstream is picked and the
+ * response headers come back (101 for a WebSocket upgrade). The stream stays open until closed.
+ */
+export function connectPlayer(gw: Gateway, host: string, opts: PlayerOptions = {}): Stream {
+  const cluster = opts.cluster ?? `outbound|5000||${host.split(".")[0]}.default.svc.cluster.local`;
+  const stream = gw.worker(opts.vm ?? 0).openStream({
+    properties: { "source.address": "203.0.113.7:50123", cluster_name: cluster },
+  });
+  const ws = opts.websocket ?? true;
+  stream.sendRequestHeaders({
+    ":method": "GET",
+    ":path": opts.path ?? "/play",
+    ":authority": host,
+    ":scheme": "http",
+    ...(ws ? { connection: "upgrade", upgrade: "websocket" } : {}),
+  });
+  stream.connectUpstream({ address: opts.upstream ?? "10.1.0.5:5000", cluster });
+  stream.sendResponseHeaders({ ":status": ws ? "101" : "200" });
+  return stream;
+}
+
+export interface AdminOptions {
+  /** Worker index (0-based). */
+  vm?: number;
+  method?: string;
+  token?: string | null;
+  source?: string;
+  accept?: string;
+}
+
+/** Calls the admin path; returns the local reply the plugin sent. */
+export function adminRequest(gw: Gateway, path: string, opts: AdminOptions = {}): LocalResponse {
+  const stream = gw.worker(opts.vm ?? 0).openStream({
+    properties: { "source.address": opts.source ?? "10.0.0.1:40000" },
+  });
+  const token = opts.token === undefined ? ADMIN_TOKEN : opts.token;
+  stream.sendRequestHeaders(
+    {
+      ":method": opts.method ?? "GET",
+      ":path": path,
+      ":authority": "gateway.example.com",
+      ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+      ...(opts.accept ? { accept: opts.accept } : {}),
+    },
+    { endOfStream: true },
+  );
+  if (!stream.localResponse) throw new Error(`no local reply for ${path}`);
+  return stream.localResponse;
+}
+
+export interface AdminView {
+  gateway: string;
+  totalActive: number;
+  overflow: number;
+  hosts: Array<{ host: string; active: number; draining: boolean }>;
+}
+
+export function counts(gw: Gateway, vm = 0): AdminView {
+  const reply = adminRequest(gw, "/.conn-drain", { vm });
+  if (reply.status !== 200) throw new Error(`admin answered ${reply.status}: ${reply.body}`);
+  return JSON.parse(reply.body) as AdminView;
+}
+
+/** Active count per host as the admin path reports it, hosts at zero included. */
+export function activeByHost(gw: Gateway, vm = 0): Record<string, number> {
+  return Object.fromEntries(counts(gw, vm).hosts.map((h) => [h.host, h.active]));
+}
+
+export const adminConfig = { admin: { token: ADMIN_TOKEN } };
+
+/** A small seeded PRNG (mulberry32): the same inputs on every run. */
+export function mulberry32(seed: number): (n: number) => number {
+  let a = seed >>> 0;
+  return (n: number) => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) % n) >>> 0;
+  };
+}
