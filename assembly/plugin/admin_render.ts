@@ -40,16 +40,21 @@ export function renderHostJson(gateway: string, host: string, active: i64): stri
 
 /** Label values escape backslash, double quote and newline (Prometheus text format 0.0.4). */
 export function promLabel(value: string): string {
-  let needs = false;
+  let plain = true;
+  for (let i = 0; i < value.length && plain; i++) {
+    const c = value.charCodeAt(i);
+    plain = c != 0x5c && c != 0x22 && c != 0x0a;
+  }
+  if (plain) return value;
+  const parts: string[] = [];
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
-    if (c == 0x5c || c == 0x22 || c == 0x0a) {
-      needs = true;
-      break;
-    }
+    if (c == 0x5c) parts.push("\\\\");
+    else if (c == 0x22) parts.push('\\"');
+    else if (c == 0x0a) parts.push("\\n");
+    else parts.push(String.fromCharCode(c));
   }
-  if (!needs) return value;
-  return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+  return parts.join("");
 }
 
 export function renderPrometheus(gateway: string, hosts: Array<HostCount>, overflow: i64): string {

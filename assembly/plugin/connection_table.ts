@@ -257,7 +257,7 @@ export class ConnectionTable {
       if (status == WasmResult.Ok) {
         if (slot.metered) this.metrics.add(this.metricName(host), <i64>delta - dropped);
         this.lastMetered = slot.metered;
-        this.lastTotal = this.total(slot);
+        this.lastTotal = this.total(slot, now);
         return Adjust.Ok;
       }
       if (status != WasmResult.CasMismatch) return Adjust.GaveUp;
@@ -287,8 +287,7 @@ export class ConnectionTable {
   private hadDead: bool = false;
 
   /** Sum over live VMs. */
-  total(slot: Slot): i64 {
-    const now = nowMillis();
+  total(slot: Slot, now: i64): i64 {
     let sum: i64 = 0;
     for (let i = 0; i < slot.vmIds.length; i++) {
       if (this.liveness.isAlive(this.keys, unchecked(slot.vmIds[i]), now)) {
@@ -317,7 +316,7 @@ export class ConnectionTable {
       const slot = decodeSlot(this.read.value);
       if (slot.isFree) {
         if (this.takeSlot(i, host, slot, this.read.cas, now)) return i;
-      } else if (idle < 0 && this.total(slot) == 0) {
+      } else if (idle < 0 && this.total(slot, now) == 0) {
         idle = i;
       }
       // A full table under a flood: an idle victim is in hand, stop looking for a free slot.
@@ -326,7 +325,7 @@ export class ConnectionTable {
     if (idle < 0) return -1;
     if (sharedGet(this.keys.slot(idle), this.read).status != WasmResult.Ok) return -1;
     const slot = decodeSlot(this.read.value);
-    if (!slot.isFree && this.total(slot) != 0) return -1;
+    if (!slot.isFree && this.total(slot, now) != 0) return -1;
     return this.takeSlot(idle, host, slot, this.read.cas, now) ? idle : -1;
   }
 
@@ -459,12 +458,12 @@ export class ConnectionTable {
     if (slot < 0) return 0;
     if (sharedGet(this.keys.slot(slot), this.read).status != WasmResult.Ok) return 0;
     const s = decodeSlot(this.read.value);
-    return s.host == host ? this.total(s) : 0;
+    return s.host == host ? this.total(s, nowMillis()) : 0;
   }
 
   overflowActive(): i64 {
     if (sharedGet(this.keys.overflow, this.read).status != WasmResult.Ok) return 0;
-    return this.total(decodeSlot(this.read.value));
+    return this.total(decodeSlot(this.read.value), nowMillis());
   }
 
   /** Every tracked host with its live total, in slot order, plus the overflow figure. */
@@ -474,11 +473,12 @@ export class ConnectionTable {
     if (sharedGet(this.keys.capacity, this.read).status == WasmResult.Ok) {
       capacity = max(capacity, <i32>decodeU32(this.read.value));
     }
+    const now = nowMillis();
     for (let i = 0; i < capacity; i++) {
       if (sharedGet(this.keys.slot(i), this.read).status != WasmResult.Ok) continue;
       const slot = decodeSlot(this.read.value);
       if (slot.isFree) continue;
-      const active = this.total(slot);
+      const active = this.total(slot, now);
       out.hosts.push(new HostCount(slot.host, active));
       out.totalActive += active;
     }
