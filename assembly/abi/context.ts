@@ -62,6 +62,12 @@ export function setRootContextFactory(factory: RootFactory): void {
 }
 
 export const roots = new Map<u32, RootContext>();
+/** The context whose callback is running: calls out made on a root's behalf switch back to it. */
+export let currentContextId: u32 = 0;
+
+export function enter(id: u32): void {
+  currentContextId = id;
+}
 export const streams = new Map<u32, HttpContext>();
 
 export function createContext(id: u32, parentId: u32): void {

@@ -2,7 +2,7 @@
 // Each looks the context up with has() first: a Map miss in AssemblyScript aborts, and an
 // abort inside Envoy fails the whole worker VM.
 import "./trap";
-import { createContext, HttpContext, RootContext, roots, streams } from "./context";
+import { createContext, enter, HttpContext, RootContext, roots, streams } from "./context";
 import { Action } from "./enums";
 
 export function proxy_abi_version_0_2_1(): void {}
@@ -16,10 +16,12 @@ export function proxy_on_context_create(contextId: u32, parentId: u32): void {
 }
 
 function root(id: u32): RootContext | null {
+  enter(id);
   return roots.has(id) ? roots.get(id) : null;
 }
 
 function stream(id: u32): HttpContext | null {
+  enter(id);
   return streams.has(id) ? streams.get(id) : null;
 }
 

@@ -1,6 +1,8 @@
 // Typed wrappers over the raw imports. Every value the host hands back was allocated by the
 // host through proxy_on_memory_allocate; these wrappers copy it into managed memory and free it,
 // so callers never see raw pointers and nothing leaks across millions of streams.
+
+import { currentContextId } from "./context";
 import { Buffer, HeaderMap, LogLevel, WasmResult } from "./enums";
 import * as abi from "./imports";
 
@@ -281,6 +283,24 @@ export function httpCall(
     OUT_CAS,
   );
   return new HttpCallResult(status, load<u32>(OUT_CAS));
+}
+
+/**
+ * Makes an http call on behalf of root context `rootId` even from a stream callback: Envoy
+ * delivers the response to the context that made the call, and a stream may be gone by then.
+ */
+export function httpCallAsRoot(
+  rootId: u32,
+  cluster: string,
+  headers: Array<HeaderPair>,
+  body: ArrayBuffer,
+  timeoutMillis: u32,
+): HttpCallResult {
+  const current = currentContextId;
+  const switched = rootId != current && abi.proxy_set_effective_context(rootId) == WasmResult.Ok;
+  const result = httpCall(cluster, headers, body, timeoutMillis);
+  if (switched) abi.proxy_set_effective_context(current);
+  return result;
 }
 
 export function getHttpCallResponseHeaders(): Array<HeaderPair> {

@@ -81,6 +81,9 @@ export declare function proxy_http_call(
   tokenPtr: usize,
 ): u32;
 
+@external("env", "proxy_set_effective_context")
+export declare function proxy_set_effective_context(contextId: u32): u32;
+
 @external("env", "proxy_define_metric")
 export declare function proxy_define_metric(
   metricType: u32,

@@ -2,11 +2,17 @@
 // never forwarded upstream. Access needs the bearer token and/or a source address inside
 // admin.allowCidrs; without either configured the endpoint does not exist.
 
+import { nowMillis } from "../abi/host";
 import { renderHostJson, renderJson, renderPrometheus } from "./admin_render";
 import { parseSocketAddress } from "./cidr";
-import { AdminConfig } from "./config";
+import { AdminConfig, KeyBy } from "./config";
 import { ConnectionTable, HostCount } from "./connection_table";
-import { normalizeAuthority } from "./host_key";
+import { Drain, DrainSource } from "./drain";
+import { DrainController, DrainOutcome } from "./drain_controller";
+import { drainJson } from "./drain_render";
+import { checkedKey, normalizeAuthority } from "./host_key";
+import { jsonString } from "./json";
+import { Slot } from "./slot";
 
 export class AdminRequest {
   method: string = "";
@@ -41,6 +47,8 @@ function problem(status: u32, reason: string): AdminReply {
 class Query {
   host: string | null = null;
   format: string | null = null;
+  /** -1 when absent. */
+  deadlineSeconds: i32 = -1;
   error: string = "";
 }
 
@@ -49,6 +57,9 @@ export class AdminEndpoint {
     public config: AdminConfig,
     public gateway: string,
     public table: ConnectionTable,
+    public drains: DrainController,
+    public defaultDeadlineSeconds: i32,
+    public keyBy: KeyBy,
   ) {}
 
   /** Whether `path` (the request's :path) addresses the admin endpoint. */
@@ -65,15 +76,23 @@ export class AdminEndpoint {
     if (denied !== null) return denied;
     const queryAt = req.path.indexOf("?");
     const resource = queryAt < 0 ? req.path : req.path.substring(0, queryAt);
-    if (resource != this.config.path) return problem(404, "no such admin resource: " + resource);
-    if (req.method != "GET" && req.method != "HEAD") {
-      return problem(405, "method " + req.method + " not allowed; use GET").header(
-        "allow",
-        "GET, HEAD",
-      );
+    const query = parseQuery(queryAt < 0 ? "" : req.path.substring(queryAt + 1), this.keyBy);
+    if (resource == this.config.path) {
+      if (req.method != "GET" && req.method != "HEAD") return notAllowed(req.method, "GET, HEAD");
+      if (query.error.length > 0) return problem(400, query.error);
+      if (query.deadlineSeconds >= 0)
+        return problem(400, "unknown query parameter deadlineSeconds");
+      return this.counts(req, query);
     }
-    const query = parseQuery(queryAt < 0 ? "" : req.path.substring(queryAt + 1));
-    if (query.error.length > 0) return problem(400, query.error);
+    if (resource == this.config.path + "/drain") {
+      if (query.error.length > 0) return problem(400, query.error);
+      if (query.format !== null) return problem(400, "unknown query parameter format");
+      return this.drain(req, query);
+    }
+    return problem(404, "no such admin resource: " + resource);
+  }
+
+  private counts(req: AdminRequest, query: Query): AdminReply {
     let prometheus = false;
     if (query.format !== null) {
       prometheus = query.format! == "prometheus";
@@ -82,12 +101,15 @@ export class AdminEndpoint {
     }
     if (query.host !== null) {
       const host = query.host!;
-      const active = this.table.activeOf(host);
+      const slot = this.table.slotOf(host);
+      const active = slot === null ? 0 : this.table.total(slot, nowMillis());
+      const drain: Drain | null = slot === null ? null : slot.drain;
       if (prometheus) {
-        const one = [new HostCount(host, active)];
+        const probe = slot !== null ? slot : new Slot();
+        const one = [new HostCount(host, active, probe)];
         return new AdminReply(200, PROM_TYPE, renderPrometheus(this.gateway, one, 0));
       }
-      return new AdminReply(200, JSON_TYPE, renderHostJson(this.gateway, host, active));
+      return new AdminReply(200, JSON_TYPE, renderHostJson(this.gateway, host, active, drain));
     }
     const snapshot = this.table.snapshot();
     if (prometheus) {
@@ -98,6 +120,50 @@ export class AdminEndpoint {
       );
     }
     return new AdminReply(200, JSON_TYPE, renderJson(this.gateway, snapshot));
+  }
+
+  /** POST starts (or returns the running) drain, DELETE cancels it, GET lists drains. */
+  private drain(req: AdminRequest, query: Query): AdminReply {
+    if (req.method == "GET" || req.method == "HEAD") {
+      if (query.host !== null || query.deadlineSeconds >= 0) {
+        return problem(400, "GET " + this.config.path + "/drain takes no parameters");
+      }
+      return new AdminReply(200, JSON_TYPE, this.drainList());
+    }
+    if (req.method != "POST" && req.method != "DELETE")
+      return notAllowed(req.method, "GET, HEAD, POST, DELETE");
+    if (query.host === null) return problem(400, "query parameter host is required");
+    const host = query.host!;
+    let outcome: DrainOutcome;
+    if (req.method == "POST") {
+      const deadline =
+        query.deadlineSeconds >= 0 ? query.deadlineSeconds : this.defaultDeadlineSeconds;
+      outcome = this.drains.start(host, deadline, DrainSource.Admin);
+    } else {
+      if (query.deadlineSeconds >= 0) return problem(400, "DELETE takes no deadlineSeconds");
+      outcome = this.drains.cancel(host);
+    }
+    if (outcome.drain === null) return problem(outcome.status, outcome.error);
+    const slot = this.table.slotOf(host);
+    const active = slot === null ? 0 : this.table.total(slot, nowMillis());
+    // Re-read so the answer shows a completion that happened in this very request.
+    const d = slot !== null && slot.drain !== null ? slot.drain! : outcome.drain!;
+    const body =
+      '{"gateway":' + jsonString(this.gateway) + ',"drain":' + drainJson(host, active, d);
+    const extra = outcome.error.length > 0 ? ',"error":' + jsonString(outcome.error) : "";
+    return new AdminReply(outcome.status, JSON_TYPE, body + extra + "}\n");
+  }
+
+  private drainList(): string {
+    const snapshot = this.table.snapshot();
+    const parts: string[] = [];
+    for (let i = 0; i < snapshot.hosts.length; i++) {
+      const h = unchecked(snapshot.hosts[i]);
+      const d = h.slot.drain;
+      if (d !== null) parts.push(drainJson(h.host, h.active, d));
+    }
+    parts.sort();
+    return '{"gateway":' + jsonString(this.gateway) + ',"drains":[' + parts.join(",") + "]}\n";
   }
 
   /** 403 for a source outside the allow-list, 401 for a missing or wrong token; else null. */
@@ -130,6 +196,13 @@ export class AdminEndpoint {
   }
 }
 
+function notAllowed(method: string, allow: string): AdminReply {
+  return problem(405, "method " + safe(method) + " not allowed; use " + allow).header(
+    "allow",
+    allow,
+  );
+}
+
 /** Compares without an early exit, so response timing does not reveal a token prefix. */
 export function constantTimeEquals(given: string, expected: string): bool {
   let diff: i32 = given.length ^ expected.length;
@@ -140,7 +213,8 @@ export function constantTimeEquals(given: string, expected: string): bool {
   return diff == 0;
 }
 
-function parseQuery(text: string): Query {
+/** Parses the query; a host key is normalized the way streams' keys are under `keyBy`. */
+function parseQuery(text: string, keyBy: KeyBy): Query {
   const q = new Query();
   if (text.length == 0) return q;
   if (text.length > 2048) {
@@ -164,12 +238,19 @@ function parseQuery(text: string): Query {
         q.error = "query parameter host given twice";
         return q;
       }
-      const host = normalizeAuthority(value);
+      const host = keyBy == KeyBy.Authority ? normalizeAuthority(value) : checkedKey(value);
       if (host === null) {
-        q.error = "query parameter host is not a valid host name";
+        q.error = "query parameter host is not a valid host key";
         return q;
       }
       q.host = host;
+    } else if (name == "deadlineSeconds") {
+      const n = parseSeconds(value);
+      if (q.deadlineSeconds >= 0 || n < 0) {
+        q.error = "query parameter deadlineSeconds must be one integer from 0 to 2592000";
+        return q;
+      }
+      q.deadlineSeconds = n;
     } else if (name == "format") {
       if (value != "json" && value != "prometheus") {
         q.error = "query parameter format must be json or prometheus";
@@ -192,6 +273,17 @@ function safe(s: string): string {
     if (c < 0x21 || c > 0x7e) return "(unprintable)";
   }
   return s;
+}
+
+function parseSeconds(s: string): i32 {
+  if (s.length == 0 || s.length > 7) return -1;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return -1;
+    n = n * 10 + (c - 0x30);
+  }
+  return n <= 30 * 86400 ? n : -1;
 }
 
 function hexValue(c: i32): i32 {

@@ -1,5 +1,7 @@
 // Admin responses: the JSON document and the Prometheus text exposition of the counts.
 import { HostCount, TableSnapshot } from "./connection_table";
+import { Drain } from "./drain";
+import { drainFields } from "./drain_render";
 import { jsonString } from "./json";
 
 function byHost(a: HostCount, b: HostCount): i32 {
@@ -16,26 +18,37 @@ export function renderJson(gateway: string, snapshot: TableSnapshot): string {
   for (let i = 0; i < hosts.length; i++) {
     const h = unchecked(hosts[i]);
     if (i > 0) parts.push(",");
-    parts.push(hostEntry(h.host, h.active));
+    parts.push(hostEntry(h.host, h.active, h.slot.drain));
   }
   parts.push("]}\n");
   return parts.join("");
 }
 
-function hostEntry(host: string, active: i64): string {
-  return '{"host":' + jsonString(host) + ',"active":' + active.toString() + ',"draining":false}';
-}
-
-export function renderHostJson(gateway: string, host: string, active: i64): string {
-  return (
-    '{"gateway":' +
-    jsonString(gateway) +
-    ',"host":' +
+/** `"host":…,"active":…,"draining":…` and, if the host ever drained, its drain. */
+function hostFields(host: string, active: i64, d: Drain | null): string {
+  const draining = d !== null && d.active;
+  let s =
+    '"host":' +
     jsonString(host) +
     ',"active":' +
     active.toString() +
-    ',"draining":false}\n'
-  );
+    ',"draining":' +
+    (draining ? "true" : "false");
+  if (d !== null) s += ',"drain":{' + drainFields(d) + "}";
+  return s;
+}
+
+function hostEntry(host: string, active: i64, d: Drain | null): string {
+  return "{" + hostFields(host, active, d) + "}";
+}
+
+export function renderHostJson(
+  gateway: string,
+  host: string,
+  active: i64,
+  d: Drain | null,
+): string {
+  return '{"gateway":' + jsonString(gateway) + "," + hostFields(host, active, d) + "}\n";
 }
 
 /** Label values escape backslash, double quote and newline (Prometheus text format 0.0.4). */
@@ -82,7 +95,11 @@ export function renderPrometheus(gateway: string, hosts: Array<HostCount>, overf
   parts.push("# TYPE conn_drain_draining gauge\n");
   for (let i = 0; i < sorted.length; i++) {
     const h = unchecked(sorted[i]);
-    parts.push('conn_drain_draining{host="' + promLabel(h.host) + '",gateway="' + gw + '"} 0\n');
+    const d = h.slot.drain;
+    const flag = d !== null && d.active ? "1" : "0";
+    parts.push(
+      'conn_drain_draining{host="' + promLabel(h.host) + '",gateway="' + gw + '"} ' + flag + "\n",
+    );
   }
   return parts.join("");
 }

@@ -2,6 +2,7 @@
 // fails any check is rejected as a whole with one message naming the field; the caller keeps
 // the previous config in force.
 import { Cidr, parseCidr } from "./cidr";
+import { asciiLower, checkedKey, MAX_KEY_LENGTH } from "./host_key";
 import { addPattern, HostPatterns, patternProblem } from "./host_patterns";
 import { JsonKind, JsonValue, parseJson } from "./json";
 
@@ -22,6 +23,28 @@ export class AdminConfig {
   }
 }
 
+export class DrainConfig {
+  /** Host keys that drain while listed (exact keys, as the admin path takes them). */
+  hosts: Array<string> = [];
+  deadlineSeconds: i32 = 0;
+  rejectNew: bool = false;
+  retryAfterSeconds: i32 = 30;
+}
+
+export class WebhookConfig {
+  cluster: string = "";
+  authority: string = "";
+  path: string = "/";
+  timeoutMs: i32 = 5000;
+  maxAttempts: i32 = 10;
+  backoffMs: i32 = 1000;
+  secret: string = "";
+
+  get enabled(): bool {
+    return this.cluster.length > 0;
+  }
+}
+
 export class Config {
   keyBy: KeyBy = KeyBy.Authority;
   hosts: HostPatterns = new HostPatterns();
@@ -33,6 +56,8 @@ export class Config {
   admin: AdminConfig = new AdminConfig();
   metricsEnabled: bool = true;
   metricsMaxHosts: i32 = 256;
+  drain: DrainConfig = new DrainConfig();
+  webhook: WebhookConfig = new WebhookConfig();
 }
 
 export class ConfigResult {
@@ -185,6 +210,10 @@ export function parseConfig(bytes: ArrayBuffer): ConfigResult {
       readAdmin(v, value, c.admin);
     } else if (key == "metrics") {
       readMetrics(v, value, c);
+    } else if (key == "drain") {
+      readDrain(v, value, c.drain);
+    } else if (key == "webhook") {
+      readWebhook(v, value, c.webhook);
     } else if (key == "_rules_") {
       readRules(v, value);
     } else if (!isHigressMatchKey(key)) {
@@ -277,6 +306,74 @@ function readMetrics(v: Validator, value: JsonValue, c: Config): void {
     else if (key == "maxHosts") c.metricsMaxHosts = v.int("metrics.maxHosts", item, 0, 10000);
     else v.fail("metrics." + key, "unknown field");
   }
+}
+
+function readDrain(v: Validator, value: JsonValue, drain: DrainConfig): void {
+  if (!v.object("drain", value)) return;
+  for (let i = 0; i < value.keys.length && v.ok; i++) {
+    const key = unchecked(value.keys[i]);
+    const item = unchecked(value.items[i]);
+    if (key == "hosts") {
+      if (!v.array("drain.hosts", item, 4096)) return;
+      for (let j = 0; j < item.items.length; j++) {
+        const path = "drain.hosts[" + j.toString() + "]";
+        const s = v.str(path, unchecked(item.items[j]), 1, MAX_KEY_LENGTH);
+        if (s === null) return;
+        const key = checkedKey(asciiLower(s));
+        if (key === null || key.includes("*")) {
+          v.fail(path, "expected a host key (no patterns), got " + v.got(unchecked(item.items[j])));
+          return;
+        }
+        drain.hosts.push(key);
+      }
+    } else if (key == "deadlineSeconds") {
+      drain.deadlineSeconds = v.int("drain.deadlineSeconds", item, 0, 30 * 86400);
+    } else if (key == "rejectNew") {
+      drain.rejectNew = v.bool("drain.rejectNew", item);
+    } else if (key == "retryAfterSeconds") {
+      drain.retryAfterSeconds = v.int("drain.retryAfterSeconds", item, 1, 3600);
+    } else {
+      v.fail("drain." + key, "unknown field");
+    }
+  }
+}
+
+function readWebhook(v: Validator, value: JsonValue, hook: WebhookConfig): void {
+  if (!v.object("webhook", value)) return;
+  for (let i = 0; i < value.keys.length && v.ok; i++) {
+    const key = unchecked(value.keys[i]);
+    const item = unchecked(value.items[i]);
+    if (key == "cluster") {
+      const s = v.str("webhook.cluster", item, 1, 512);
+      if (s !== null && !printable(s))
+        v.fail("webhook.cluster", "expected printable ASCII without spaces");
+      else if (s !== null) hook.cluster = s;
+    } else if (key == "authority") {
+      const s = v.str("webhook.authority", item, 1, 255);
+      if (s !== null && !printable(s))
+        v.fail("webhook.authority", "expected printable ASCII without spaces");
+      else if (s !== null) hook.authority = s;
+    } else if (key == "path") {
+      const s = v.str("webhook.path", item, 1, 1024);
+      if (s !== null && (!s.startsWith("/") || !printable(s))) {
+        v.fail("webhook.path", "expected an absolute path like /drained, got " + v.got(item));
+      } else if (s !== null) hook.path = s;
+    } else if (key == "timeoutMs") {
+      hook.timeoutMs = v.int("webhook.timeoutMs", item, 100, 60000);
+    } else if (key == "maxAttempts") {
+      hook.maxAttempts = v.int("webhook.maxAttempts", item, 1, 100);
+    } else if (key == "backoffMs") {
+      hook.backoffMs = v.int("webhook.backoffMs", item, 100, 600000);
+    } else if (key == "secret") {
+      const s = v.str("webhook.secret", item, 16, 512);
+      if (s !== null) hook.secret = s;
+    } else {
+      v.fail("webhook." + key, "unknown field");
+    }
+  }
+  if (v.ok && hook.cluster.length == 0) v.fail("webhook.cluster", "required when webhook is set");
+  if (v.ok && hook.authority.length == 0)
+    v.fail("webhook.authority", "required when webhook is set");
 }
 
 /** Per-route rules are accepted for Higress's sake; conn-drain itself has no per-route settings. */

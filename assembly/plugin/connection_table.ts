@@ -1,20 +1,23 @@
 // ConnectionTable: how many live streams each upstream host has, summed over every worker VM.
 //
 // Shared data holds a fixed array of slots (`<prefix>slot/<i>`, i < maxHosts). A slot names one
-// host and holds one entry per VM: that VM's count of streams for the host. A VM changes only
-// its own entry, by compare-and-swap of the whole slot, so concurrent opens and closes on
-// different workers never lose an update. Index buckets map host names to slots. The slot and
-// bucket keys are created at configure time (see shared_keys.ts), so every CAS here is on a key
-// that exists. Because the slot count is fixed, a flood of invented Host headers can neither
-// grow shared data nor blind the table: hosts at zero are evicted to make room, and streams for
-// hosts that find no room are counted in one overflow figure.
+// host and holds one entry per VM: that VM's count of streams for the host (and the host's drain
+// episode, see drain.ts). A VM changes only its own entry, by compare-and-swap of the whole slot
+// (`update`), so concurrent opens and closes on different workers never lose an update. Index
+// buckets map host names to slots. Slot and bucket keys are created at configure time (see
+// shared_keys.ts), so every CAS here is on a key that exists. Because the slot count is fixed, a
+// flood of invented Host headers can neither grow shared data nor blind the table: idle hosts are
+// evicted to make room, and streams of hosts that find no room count in one overflow figure.
 import { LogLevel, WasmResult } from "../abi/enums";
 import { log, nowMillis, SharedRead, sharedGet, sharedSet } from "../abi/host";
 import { BUCKETS, Bucket, bucketOf, decodeBucket } from "./bucket";
 import { Config } from "./config";
+import { CompletionReason } from "./drain";
+import { completeDrain } from "./drain_rules";
 import { HostMetrics, hostMetricName, OVERFLOW_METRIC } from "./host_metrics";
 import { decodeU32, encodeU32, ensure, SharedKeys } from "./shared_keys";
 import { decodeSlot, FLAG_METERED, freeSlotValue, Slot } from "./slot";
+import { CountOp, MeterOp, PruneOp, SlotOp } from "./slot_ops";
 import { VmLiveness } from "./vm_liveness";
 
 /** The overflow key is a slot whose host no real key can equal (keys are printable ASCII). */
@@ -25,9 +28,12 @@ const MAX_OPEN_ATTEMPTS = 4;
 const PROBE_LIMIT = 64;
 const SWEEP_PER_TICK = 64;
 
-enum Adjust {
+export enum Update {
   Ok,
+  /** The slot holds another host now (evicted, or never this host's). */
   WrongHost,
+  /** The op chose not to write (e.g. a new stream refused while draining). */
+  Declined,
   GaveUp,
 }
 
@@ -44,10 +50,16 @@ export class Lease {
   }
 }
 
+/** Told when a write of this VM completed a drain: it alone signals the episode. */
+export abstract class CompletionListener {
+  abstract onCompleted(key: string, slot: Slot): void;
+}
+
 export class HostCount {
   constructor(
     public host: string,
     public active: i64,
+    public slot: Slot,
   ) {}
 }
 
@@ -62,8 +74,12 @@ export class ConnectionTable {
   maxHosts: i32 = 1024;
   metricsEnabled: bool = true;
   metricsMaxHosts: i32 = 256;
+  /** Whether a completed drain has a webhook to deliver, and how long a delivery lease lasts. */
+  webhookEnabled: bool = false;
+  leaseMillis: i64 = 10_000;
+  listener: CompletionListener | null = null;
   readonly liveness: VmLiveness = new VmLiveness();
-  private metrics: HostMetrics = new HostMetrics();
+  readonly metrics: HostMetrics = new HostMetrics();
   /** host -> slot, a hint only: every use re-checks the slot's host. */
   private slotCache: Map<string, i32> = new Map<string, i32>();
   private deniedGauge: Set<string> = new Set<string>();
@@ -72,13 +88,19 @@ export class ConnectionTable {
   private read: SharedRead = new SharedRead();
   /** Releases that lost every CAS attempt; retried on tick so no count outlives its stream. */
   private pending: Array<Lease> = [];
-  /** Live total of the slot touched by the last successful open/close (for drain checks). */
+  /** Facts about the last successful update, for the caller. */
+  lastMetered: bool = false;
   lastTotal: i64 = 0;
+  lastRejected: bool = false;
 
   constructor() {
     // Start each VM at its own place so that VMs neither claim nor sweep in lockstep.
     this.cursor = <i32>(this.liveness.selfId % 1024);
     this.sweepCursor = <i32>((this.liveness.selfId >> 10) % 1024);
+  }
+
+  get selfId(): u32 {
+    return this.liveness.selfId;
   }
 
   /** Applies a config and creates any keys it needs. Runs in on_configure (canary first). */
@@ -90,6 +112,9 @@ export class ConnectionTable {
     this.maxHosts = config.maxHosts;
     this.metricsEnabled = config.metricsEnabled;
     this.metricsMaxHosts = config.metricsMaxHosts;
+    this.webhookEnabled = config.webhook.enabled;
+    // Long enough for the call to time out and the owner to notice on its next tick.
+    this.leaseMillis = <i64>config.webhook.timeoutMs + 2 * <i64>config.tickMs;
     this.deniedGauge.clear();
     this.liveness.ttlMillis = <i64>config.vmTtlSeconds * 1000;
     this.liveness.recheckMillis = <i64>config.tickMs;
@@ -113,6 +138,7 @@ export class ConnectionTable {
       overflow.flags = FLAG_METERED;
       if (!ensure(this.keys.overflow, overflow.encode())) return false;
       if (!ensure(this.keys.metered, new Bucket().encode())) return false;
+      if (!ensure(this.keys.drains, new Bucket().encode())) return false;
       if (!ensure(this.keys.capacity, encodeU32(0))) return false;
     }
     if (capacity >= this.maxHosts) return true;
@@ -139,74 +165,119 @@ export class ConnectionTable {
   }
 
   /**
-   * Removes the entries of dead VMs from a few slots per tick, so that a host nobody touches
-   * still sheds a crashed worker's streams from its gauge (the admin view ignores them anyway).
-   * Every VM sweeps from its own cursor; a full pass takes maxHosts / (64 x workers) ticks.
+   * Drops dead VMs' entries from a few slots per tick, so that a host nobody touches still sheds
+   * a crashed worker's streams from its gauge (sums ignore them at once) and a drain they held
+   * open completes. Every VM sweeps from its own cursor; one VM's full pass takes maxHosts / 64
+   * ticks.
    */
   private sweep(): void {
     const now = nowMillis();
     const n = min(SWEEP_PER_TICK, this.maxHosts);
+    const prune = new PruneOp();
     for (let p = 0; p < n; p++) {
       const i = this.sweepCursor;
       this.sweepCursor = this.sweepCursor + 1 >= this.maxHosts ? 0 : this.sweepCursor + 1;
       const key = this.keys.slot(i);
-      for (let attempt = 0; attempt < 4; attempt++) {
-        if (sharedGet(key, this.read).status != WasmResult.Ok) break;
-        const slot = decodeSlot(this.read.value);
-        if (slot.isFree) break;
-        const dropped = this.dropDead(slot, now);
-        if (!this.hadDead) break;
-        const status = sharedSet(key, slot.encode(), this.read.cas);
-        if (status == WasmResult.Ok) {
-          if (slot.metered) this.metrics.add(hostMetricName(slot.host), -dropped);
-          break;
-        }
-        if (status != WasmResult.CasMismatch) break;
-      }
+      if (sharedGet(key, this.read).status != WasmResult.Ok) continue;
+      const slot = decodeSlot(this.read.value);
+      if (slot.isFree || !this.hasDeadEntry(slot, now)) continue;
+      this.update(key, slot.host, prune);
     }
+  }
+
+  private hasDeadEntry(slot: Slot, now: i64): bool {
+    for (let i = 0; i < slot.vmIds.length; i++) {
+      if (!this.liveness.isAlive(this.keys, unchecked(slot.vmIds[i]), now)) return true;
+    }
+    return false;
+  }
+
+  // ---- the one write path ------------------------------------------------------------------
+
+  /**
+   * Applies `op` to the slot at `key` if it still belongs to `host`, by compare-and-swap.
+   * Dead VMs' entries are dropped in the same write, and a draining host that reaches zero is
+   * completed in it: so exactly one write, by one VM, ever completes an episode.
+   */
+  update(key: string, host: string, op: SlotOp): Update {
+    const now = nowMillis();
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      if (sharedGet(key, this.read).status != WasmResult.Ok) return Update.WrongHost;
+      const slot = decodeSlot(this.read.value);
+      if (slot.host != host) return Update.WrongHost;
+      if (!op.apply(slot, this.selfId, now)) return Update.Declined;
+      const dropped = this.dropDead(slot, now);
+      const total = this.total(slot, now);
+      const completed = slot.draining && total == 0;
+      if (completed) this.complete(slot, now);
+      const status = sharedSet(key, slot.encode(), this.read.cas);
+      if (status == WasmResult.Ok) {
+        if (slot.metered) this.metrics.add(this.metricName(host), op.countDelta - dropped);
+        this.lastMetered = slot.metered;
+        this.lastTotal = total;
+        if (completed) this.notifyCompleted(key, slot);
+        return Update.Ok;
+      }
+      op.undo();
+      if (status != WasmResult.CasMismatch) return Update.GaveUp;
+    }
+    return Update.GaveUp;
+  }
+
+  /**
+   * Marks a draining slot's episode completed (it reached zero). The completing VM owns the
+   * webhook delivery at once, except during on_configure: that may run in Envoy's throw-away
+   * canary VM, so delivery is left to the first worker that ticks.
+   */
+  complete(slot: Slot, now: i64): void {
+    const owner = this.configuring ? 0 : this.selfId;
+    completeDrain(
+      slot.drain!,
+      CompletionReason.Drained,
+      0,
+      now,
+      owner,
+      this.webhookEnabled,
+      this.leaseMillis,
+    );
+  }
+  configuring: bool = false;
+
+  notifyCompleted(key: string, slot: Slot): void {
+    const l = this.listener;
+    if (l !== null) l.onCompleted(key, slot);
   }
 
   // ---- counting ----------------------------------------------------------------------------
 
-  /** Counts one new stream for `host`. Returns its lease, or null if it could not be counted. */
-  open(host: string): Lease | null {
+  /**
+   * Counts one new stream for `host`. Returns its lease, or null if it was not counted:
+   * refused because the host is draining (`lastRejected`), or shared data kept changing.
+   */
+  open(host: string, refuseIfDraining: bool): Lease | null {
+    this.lastRejected = false;
+    const op = new CountOp(1, refuseIfDraining);
     for (let attempt = 0; attempt < MAX_OPEN_ATTEMPTS; attempt++) {
-      if (this.slotCache.has(host)) {
-        const cached = this.slotCache.get(host);
-        const key = this.keys.slot(cached);
-        if (this.adjust(key, host, 1) == Adjust.Ok) return new Lease(key, host, this.lastMetered);
-        this.slotCache.delete(host);
-      }
-      const b = this.keys.bucket(bucketOf(host));
-      if (sharedGet(b, this.read).status != WasmResult.Ok) break;
-      const bucket = decodeBucket(this.read.value);
-      const bucketCas = this.read.cas;
-      const found = bucket.slotOf(host);
+      const found = this.locate(host);
       if (found >= 0) {
         const key = this.keys.slot(found);
-        const r = this.adjust(key, host, 1);
-        if (r == Adjust.Ok) {
-          this.remember(host, found);
-          return new Lease(key, host, this.lastMetered);
+        const r = this.update(key, host, op);
+        if (r == Update.Ok) return new Lease(key, host, this.lastMetered);
+        if (op.rejected) {
+          this.lastRejected = true;
+          return null;
         }
-        // The index points at a slot that now holds another host: an eviction whose index
-        // cleanup has not landed yet. Finish it, then look again.
-        if (r == Adjust.WrongHost) this.unindex(host, found);
+        if (r == Update.WrongHost) this.forget(host, found);
         continue;
       }
-      const claimed = this.claimSlot(host);
-      if (claimed < 0) break;
-      const published = this.publish(bucket, bucketCas, host, claimed);
-      if (published == claimed) {
-        this.remember(host, claimed);
-        return new Lease(this.keys.slot(claimed), host, false);
-      }
-      // Another VM indexed the host first (or the index would not take it): give the claimed
-      // slot back and count on the indexed one.
-      this.release(claimed, host);
-      if (published >= 0) this.remember(host, published);
+      const fresh = new Slot();
+      fresh.host = host;
+      fresh.setCount(this.selfId, 1);
+      const placed = this.place(host, fresh);
+      if (placed == -2) break;
+      if (placed >= 0) return new Lease(this.keys.slot(placed), host, false);
     }
-    if (this.adjust(this.keys.overflow, OVERFLOW_HOST, 1) == Adjust.Ok) {
+    if (this.update(this.keys.overflow, OVERFLOW_HOST, op) == Update.Ok) {
       return new Lease(this.keys.overflow, OVERFLOW_HOST, true);
     }
     log(LogLevel.Warn, "could not count a stream for " + host + ": shared data kept changing");
@@ -215,8 +286,8 @@ export class ConnectionTable {
 
   /** Releases a lease exactly once; a release that keeps losing CAS races is retried on tick. */
   close(lease: Lease): void {
-    const r = this.adjust(lease.key, lease.host, -1);
-    if (r == Adjust.GaveUp) this.pending.push(lease);
+    const r = this.update(lease.key, lease.host, new CountOp(-1, false));
+    if (r == Update.GaveUp) this.pending.push(lease);
   }
 
   private retryPending(): void {
@@ -226,43 +297,49 @@ export class ConnectionTable {
     for (let i = 0; i < again.length; i++) this.close(unchecked(again[i]));
   }
 
+  // ---- finding and placing hosts -----------------------------------------------------------
+
+  /** The slot the index (or this VM's cache) gives for `host`, or -1. */
+  locate(host: string): i32 {
+    if (this.slotCache.has(host)) return this.slotCache.get(host);
+    if (sharedGet(this.keys.bucket(bucketOf(host)), this.read).status != WasmResult.Ok) return -1;
+    const slot = decodeBucket(this.read.value).slotOf(host);
+    if (slot >= 0) this.remember(host, slot);
+    return slot;
+  }
+
+  /** The index pointed at a slot that now holds another host: drop that stale entry. */
+  forget(host: string, slot: i32): void {
+    this.slotCache.delete(host);
+    this.unindex(host, slot);
+  }
+
+  /**
+   * Puts `fresh` (a new host's first value) into a free or idle slot and indexes it. Returns the
+   * slot, -1 to retry (another VM indexed the host first: `fresh` was not used), or -2 when no
+   * slot can be had. The value is written with its first count or drain already in it, so a
+   * fresh slot is never taken for an idle one and evicted before it is indexed.
+   */
+  place(host: string, fresh: Slot): i32 {
+    const b = this.keys.bucket(bucketOf(host));
+    if (sharedGet(b, this.read).status != WasmResult.Ok) return -2;
+    const bucket = decodeBucket(this.read.value);
+    const bucketCas = this.read.cas;
+    if (bucket.slotOf(host) >= 0) return -1;
+    const claimed = this.claimSlot(host, fresh);
+    if (claimed < 0) return -2;
+    const published = this.publish(bucket, bucketCas, host, claimed);
+    if (published == claimed) {
+      this.remember(host, claimed);
+      return claimed;
+    }
+    this.release(claimed, host);
+    return -1;
+  }
+
   private remember(host: string, slot: i32): void {
     if (this.slotCache.size >= this.maxHosts) this.slotCache.clear();
     this.slotCache.set(host, slot);
-  }
-
-  private lastMetered: bool = false;
-
-  /**
-   * Adds `delta` to this VM's entry for `host` in the slot at `key`, dropping entries of VMs
-   * whose heartbeat expired, and mirrors the change into the host's gauge when it has one.
-   */
-  private adjust(key: string, host: string, delta: i32): Adjust {
-    const now = nowMillis();
-    const self = this.liveness.selfId;
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      if (sharedGet(key, this.read).status != WasmResult.Ok) return Adjust.WrongHost;
-      const slot = decodeSlot(this.read.value);
-      if (slot.host != host) return Adjust.WrongHost;
-      const mine = <i64>slot.countOf(self);
-      const next = mine + <i64>delta;
-      if (next < 0) {
-        // Nothing of ours to release (the slot was reset while this VM was presumed dead).
-        log(LogLevel.Debug, "release for " + host + " found no count of this VM");
-        return Adjust.Ok;
-      }
-      slot.setCount(self, <u32>next);
-      const dropped = this.dropDead(slot, now);
-      const status = sharedSet(key, slot.encode(), this.read.cas);
-      if (status == WasmResult.Ok) {
-        if (slot.metered) this.metrics.add(this.metricName(host), <i64>delta - dropped);
-        this.lastMetered = slot.metered;
-        this.lastTotal = this.total(slot, now);
-        return Adjust.Ok;
-      }
-      if (status != WasmResult.CasMismatch) return Adjust.GaveUp;
-    }
-    return Adjust.GaveUp;
   }
 
   private metricName(host: string): string {
@@ -272,19 +349,14 @@ export class ConnectionTable {
   /** Removes entries of dead VMs from `slot`; returns the streams they held. */
   private dropDead(slot: Slot, now: i64): i64 {
     let dropped: i64 = 0;
-    this.hadDead = false;
     for (let i = slot.vmIds.length - 1; i >= 0; i--) {
       if (!this.liveness.isAlive(this.keys, unchecked(slot.vmIds[i]), now)) {
         dropped += <i64>unchecked(slot.counts[i]);
         slot.removeAt(i);
-        this.hadDead = true;
       }
     }
     return dropped;
   }
-
-  /** Whether the last dropDead removed any entry. */
-  private hadDead: bool = false;
 
   /** Sum over live VMs. */
   total(slot: Slot, now: i64): i64 {
@@ -297,43 +369,47 @@ export class ConnectionTable {
     return sum;
   }
 
-  // ---- slot allocation ---------------------------------------------------------------------
+  /** A slot can be reused when nobody is on it and no drain still needs it. */
+  private idle(slot: Slot, now: i64): bool {
+    const d = slot.drain;
+    return this.total(slot, now) == 0 && (d === null || !d.open);
+  }
 
   /**
-   * Finds a slot for `host` and writes it there with this VM's count already at 1, so the
-   * fresh slot is never mistaken for an idle one and evicted before it is indexed. Prefers a
-   * free slot; otherwise evicts a host with no live streams. Probes at most PROBE_LIMIT slots
-   * per call from a rotating cursor, so a flood of invented hosts costs bounded work.
+   * Finds a slot for `fresh`: a free one, else one whose host is idle (evicted). Probes at most
+   * PROBE_LIMIT slots per call from a rotating cursor, so a flood of invented hosts costs bounded
+   * work.
    */
-  private claimSlot(host: string): i32 {
+  private claimSlot(host: string, fresh: Slot): i32 {
     const now = nowMillis();
     const limit = min(PROBE_LIMIT, this.maxHosts);
-    let idle = -1;
+    let victim = -1;
     for (let p = 0; p < limit; p++) {
       const i = this.cursor;
       this.cursor = this.cursor + 1 >= this.maxHosts ? 0 : this.cursor + 1;
       if (sharedGet(this.keys.slot(i), this.read).status != WasmResult.Ok) continue;
       const slot = decodeSlot(this.read.value);
       if (slot.isFree) {
-        if (this.takeSlot(i, host, slot, this.read.cas, now)) return i;
-      } else if (idle < 0 && this.total(slot, now) == 0) {
-        idle = i;
+        if (this.takeSlot(i, slot, this.read.cas, fresh, now)) return i;
+      } else if (victim < 0 && this.idle(slot, now)) {
+        victim = i;
       }
       // A full table under a flood: an idle victim is in hand, stop looking for a free slot.
-      if (idle >= 0 && p >= 8) break;
+      if (victim >= 0 && p >= 8) break;
     }
-    if (idle < 0) return -1;
-    if (sharedGet(this.keys.slot(idle), this.read).status != WasmResult.Ok) return -1;
+    if (victim < 0) return -1;
+    if (sharedGet(this.keys.slot(victim), this.read).status != WasmResult.Ok) return -1;
     const slot = decodeSlot(this.read.value);
-    if (!slot.isFree && this.total(slot, now) != 0) return -1;
-    return this.takeSlot(idle, host, slot, this.read.cas, now) ? idle : -1;
+    if (!slot.isFree && !this.idle(slot, now)) return -1;
+    return this.takeSlot(victim, slot, this.read.cas, fresh, now) ? victim : -1;
   }
 
-  private takeSlot(i: i32, host: string, previous: Slot, cas: u32, now: i64): bool {
-    const fresh = new Slot();
-    fresh.host = host;
-    fresh.setCount(this.liveness.selfId, 1);
-    if (sharedSet(this.keys.slot(i), fresh.encode(), cas) != WasmResult.Ok) return false;
+  private takeSlot(i: i32, previous: Slot, cas: u32, fresh: Slot, now: i64): bool {
+    // A drain started on a host with nobody on it completes in this very write.
+    const completed = fresh.draining && this.total(fresh, now) == 0;
+    if (completed) this.complete(fresh, now);
+    const key = this.keys.slot(i);
+    if (sharedSet(key, fresh.encode(), cas) != WasmResult.Ok) return false;
     if (!previous.isFree) {
       // Evicted: the old host's gauge drops what its dead VMs still held, and its index
       // entry goes (readers also repair a stale entry themselves if this loses a race).
@@ -342,10 +418,10 @@ export class ConnectionTable {
         for (let k = 0; k < previous.counts.length; k++) held += <i64>unchecked(previous.counts[k]);
         this.metrics.add(hostMetricName(previous.host), -held);
       }
-      this.slotCache.delete(previous.host);
-      this.unindex(previous.host, i);
+      this.forget(previous.host, i);
       log(LogLevel.Debug, "evicted idle host " + previous.host + " from slot " + i.toString());
     }
+    if (completed) this.notifyCompleted(key, fresh);
     return true;
   }
 
@@ -376,9 +452,7 @@ export class ConnectionTable {
       if (sharedGet(key, this.read).status != WasmResult.Ok) return;
       const slot = decodeSlot(this.read.value);
       if (slot.host != host) return;
-      slot.setCount(this.liveness.selfId, 0);
-      const value = slot.vmIds.length == 0 ? freeSlotValue() : slot.encode();
-      if (sharedSet(key, value, this.read.cas) != WasmResult.CasMismatch) return;
+      if (sharedSet(key, freeSlotValue(), this.read.cas) != WasmResult.CasMismatch) return;
     }
   }
 
@@ -409,27 +483,8 @@ export class ConnectionTable {
       log(LogLevel.Info, "metrics.maxHosts reached: " + host + " is counted without a gauge");
       return;
     }
-    const name = hostMetricName(host);
-    const now = nowMillis();
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      if (sharedGet(lease.key, this.read).status != WasmResult.Ok) return;
-      const slot = decodeSlot(this.read.value);
-      if (slot.host != host || slot.metered) return;
-      this.dropDead(slot, now);
-      let held: i64 = 0;
-      for (let k = 0; k < slot.counts.length; k++) held += <i64>unchecked(slot.counts[k]);
-      slot.flags |= FLAG_METERED;
-      // Add before the flag lands: once it lands, other VMs may subtract, and Envoy's gauges
-      // are unsigned, so the gauge must never dip below zero on the way.
-      this.metrics.add(name, held);
-      const status = sharedSet(lease.key, slot.encode(), this.read.cas);
-      if (status == WasmResult.Ok) {
-        lease.metered = true;
-        return;
-      }
-      this.metrics.add(name, -held);
-      if (status != WasmResult.CasMismatch) return;
-    }
+    const r = this.update(lease.key, host, new MeterOp(this.metrics, hostMetricName(host)));
+    if (r == Update.Ok || r == Update.Declined) lease.metered = true;
   }
 
   private reserveGaugeName(host: string): bool {
@@ -450,15 +505,19 @@ export class ConnectionTable {
 
   // ---- reading -----------------------------------------------------------------------------
 
-  /** Live streams for one host, summed over all VMs (0 for a host the table does not know). */
-  activeOf(host: string): i64 {
-    const b = this.keys.bucket(bucketOf(host));
-    if (sharedGet(b, this.read).status != WasmResult.Ok) return 0;
-    const slot = decodeBucket(this.read.value).slotOf(host);
-    if (slot < 0) return 0;
-    if (sharedGet(this.keys.slot(slot), this.read).status != WasmResult.Ok) return 0;
+  /** The slot value of `host`, or null if the table does not track it. */
+  slotOf(host: string): Slot | null {
+    const i = this.locate(host);
+    if (i < 0) return null;
+    if (sharedGet(this.keys.slot(i), this.read).status != WasmResult.Ok) return null;
     const s = decodeSlot(this.read.value);
-    return s.host == host ? this.total(s, nowMillis()) : 0;
+    return s.host == host ? s : null;
+  }
+
+  readSlot(i: i32): Slot | null {
+    if (sharedGet(this.keys.slot(i), this.read).status != WasmResult.Ok) return null;
+    const s = decodeSlot(this.read.value);
+    return s.isFree ? null : s;
   }
 
   overflowActive(): i64 {
@@ -479,7 +538,7 @@ export class ConnectionTable {
       const slot = decodeSlot(this.read.value);
       if (slot.isFree) continue;
       const active = this.total(slot, now);
-      out.hosts.push(new HostCount(slot.host, active));
+      out.hosts.push(new HostCount(slot.host, active, slot));
       out.totalActive += active;
     }
     out.overflow = this.overflowActive();

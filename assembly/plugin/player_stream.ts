@@ -43,7 +43,7 @@ export class PlayerStream extends HttpContext {
       const cluster = getPropertyString(["cluster_name"]);
       this.count(cluster === null ? null : checkedKey(cluster));
     }
-    return Action.Continue;
+    return this.local ? Action.Pause : Action.Continue;
   }
 
   onResponseHeaders(headers: u32, endOfStream: bool): u32 {
@@ -56,6 +56,7 @@ export class PlayerStream extends HttpContext {
       const address = getPropertyString(["upstream", "address"]);
       if (address === null) return Action.Continue;
       this.count(checkedKey(address));
+      if (this.local) return Action.Pause;
       if (this.lease !== null) table.grantGauge(this.lease!);
     } else if (this.lease !== null && !this.lease!.metered) {
       // Only hosts that really reached an upstream earn a gauge (Envoy never frees one).
@@ -78,8 +79,22 @@ export class PlayerStream extends HttpContext {
       return;
     }
     const root = this.root as ConnDrainRoot;
-    if (!root.config!.hosts.matches(key)) return;
-    this.lease = table.open(key);
+    const config = root.config!;
+    if (!config.hosts.matches(key)) return;
+    this.lease = table.open(key, config.drain.rejectNew);
+    if (this.lease === null && table.lastRejected)
+      this.refuseDraining(config.drain.retryAfterSeconds);
+  }
+
+  /** drain.rejectNew: a new player for a draining host is turned away; existing ones stay. */
+  private refuseDraining(retryAfterSeconds: i32): void {
+    this.local = true;
+    const headers: HeaderPair[] = [];
+    headers.push(new HeaderPair("retry-after", retryAfterSeconds.toString()));
+    headers.push(new HeaderPair("x-conn-drain", "draining"));
+    headers.push(new HeaderPair("content-type", "text/plain; charset=utf-8"));
+    const body = String.UTF8.encode("this game server is draining; try again shortly\n");
+    sendLocalResponse(503, "conn_drain_draining", body, headers);
   }
 
   private end(): void {

@@ -1,6 +1,6 @@
-// The root context: one per plugin configuration in each VM. A config update creates a new
-// root beside the old one (which keeps serving the streams it started), while the counting
-// state lives in the VM-wide ConnectionTable so it carries across updates.
+// The root context: one per plugin configuration in each VM. A config update creates a new root
+// beside the old one (which keeps serving the streams it started), while the counting and drain
+// state lives in VM-wide objects and shared data, so it carries across updates.
 import { HttpContext, RootContext } from "../abi/context";
 import { LogLevel } from "../abi/enums";
 import {
@@ -14,10 +14,12 @@ import {
 import { AdminEndpoint } from "./admin";
 import { Config, parseConfig } from "./config";
 import { ConnectionTable } from "./connection_table";
+import { DrainController } from "./drain_controller";
 import { PlayerStream } from "./player_stream";
 
-/** One table per VM, shared by every root context the VM ever has. */
+/** One table and one drain controller per VM, shared by every root context the VM ever has. */
 export const table = new ConnectionTable();
+export const drains = new DrainController(table);
 
 export class ConnDrainRoot extends RootContext {
   config: Config | null = null;
@@ -37,7 +39,15 @@ export class ConnDrainRoot extends RootContext {
     }
     this.config = config;
     const gateway = gatewayId(config);
-    this.admin = new AdminEndpoint(config.admin, gateway, table);
+    drains.configure(config, gateway, this.id);
+    this.admin = new AdminEndpoint(
+      config.admin,
+      gateway,
+      table,
+      drains,
+      config.drain.deadlineSeconds,
+      config.keyBy,
+    );
     setTickPeriod(<u32>config.tickMs);
     log(
       LogLevel.Info,
@@ -45,7 +55,8 @@ export class ConnDrainRoot extends RootContext {
         gateway +
         ", maxHosts " +
         config.maxHosts.toString() +
-        (config.admin.enabled ? ", admin at " + config.admin.path : ", admin off"),
+        (config.admin.enabled ? ", admin at " + config.admin.path : ", admin off") +
+        (config.webhook.enabled ? ", webhook via " + config.webhook.cluster : ", no webhook"),
     );
     return true;
   }
@@ -53,6 +64,11 @@ export class ConnDrainRoot extends RootContext {
   onTick(): void {
     refreshLogLevel();
     table.heartbeat();
+    drains.tick();
+  }
+
+  onHttpCallResponse(token: u32, headers: u32, bodySize: u32, trailers: u32): void {
+    drains.onHttpCallResponse(token, headers);
   }
 
   createHttpContext(id: u32): HttpContext {

@@ -33,6 +33,12 @@ export class SharedKeys {
   get metered(): string {
     return this.prefix + "metered";
   }
+  get drains(): string {
+    return this.prefix + "drains";
+  }
+  complete(host: string): string {
+    return this.prefix + "complete/" + host;
+  }
   vm(id: u32): string {
     return this.prefix + "vm/" + id.toString(16);
   }

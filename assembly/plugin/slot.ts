@@ -4,7 +4,8 @@
 // never bypassed by the "set on a missing key ignores the CAS" rule of Envoy's shared data.
 //
 // Layout (little-endian): u32 version | u32 flags | u16 hostBytes | host UTF-8 |
-//                         u16 entries | entries x (u32 vmId, u32 count)
+//                         u16 entries | entries x (u32 vmId, u32 count) | [drain, see drain.ts]
+import { Drain, Reader, readDrain, Writer, writeDrain } from "./drain";
 
 const VERSION: u32 = 0x43440001;
 export const FLAG_METERED: u32 = 1;
@@ -14,6 +15,8 @@ export class Slot {
   host: string = "";
   vmIds: Array<u32> = [];
   counts: Array<u32> = [];
+  /** The host's current or last drain episode, if it ever had one. */
+  drain: Drain | null = null;
 
   get isFree(): bool {
     return this.host.length == 0;
@@ -55,10 +58,23 @@ export class Slot {
     this.counts.pop();
   }
 
+  get draining(): bool {
+    const d = this.drain;
+    return d !== null && d.active;
+  }
+
   encode(): ArrayBuffer {
     const host = String.UTF8.encode(this.host);
     const n = this.vmIds.length;
-    const out = new ArrayBuffer(12 + host.byteLength + 8 * n);
+    let tail: ArrayBuffer | null = null;
+    const d = this.drain;
+    if (d !== null) {
+      const w = new Writer();
+      writeDrain(w, d);
+      tail = w.finish();
+    }
+    const head = 12 + host.byteLength + 8 * n;
+    const out = new ArrayBuffer(head + (tail !== null ? tail.byteLength : 0));
     const p = changetype<usize>(out);
     store<u32>(p, VERSION);
     store<u32>(p, this.flags, 4);
@@ -70,6 +86,7 @@ export class Slot {
       store<u32>(q + 2 + 8 * i, unchecked(this.vmIds[i]));
       store<u32>(q + 6 + 8 * i, unchecked(this.counts[i]));
     }
+    if (tail !== null) memory.copy(p + head, changetype<usize>(tail), tail.byteLength);
     return out;
   }
 }
@@ -91,6 +108,8 @@ export function decodeSlot(bytes: ArrayBuffer): Slot {
     slot.vmIds.push(load<u32>(q + 2 + 8 * i));
     slot.counts.push(load<u32>(q + 6 + 8 * i));
   }
+  const tail = p + 12 + hostSize + 8 * n;
+  if (tail < p + size) slot.drain = readDrain(new Reader(tail, p + size));
   return slot;
 }
 

@@ -190,8 +190,8 @@ describe("admin path: refusals", () => {
     ["/.conn-drain?host=a&host=b", "query parameter host given twice"],
     ["/.conn-drain?host=%zz", "bad percent-encoding in query parameter host"],
     ["/.conn-drain?host=%E4%B8%AD", "bad percent-encoding in query parameter host"],
-    ["/.conn-drain?host=", "query parameter host is not a valid host name"],
-    ["/.conn-drain?host=a%20b", "query parameter host is not a valid host name"],
+    ["/.conn-drain?host=", "query parameter host is not a valid host key"],
+    ["/.conn-drain?host=a%20b", "query parameter host is not a valid host key"],
     ["/.conn-drain?format=xml", "query parameter format must be json or prometheus"],
     [`/.conn-drain?${"x".repeat(3000)}`, "query string longer than 2048 bytes"],
   ])("400 for %s", async (path, reason) => {

@@ -89,8 +89,8 @@ describe("Envoy gauges after a VM dies", () => {
     gw.worker(1).crash("simulated crash");
     gw.advance(4_000);
     expect(gw.metrics().get("conn_drain.active.game7.example.com")?.value).toBe(4n);
-    // TTL (5 s) plus one pass of the sweep: 1024 slots / (64 per tick x 3 live workers) = 6 ticks
-    gw.advance(8_000);
+    // TTL (5 s), then one VM's full sweep pass: 1024 slots / 64 per tick = 16 ticks
+    gw.advance(18_000);
     expect(gw.metrics().get("conn_drain.active.game7.example.com")?.value).toBe(3n);
   });
 });

@@ -1,0 +1,190 @@
+// A drain episode as stored in its host's slot: started by an operator (admin path) or by
+// config, completed the moment the host's count over all VMs reaches zero (or its deadline
+// passes), then signalled by a shared-data key and a webhook whose delivery is tracked here too.
+// Keeping it in the slot means the stream close that brings the count to zero sees the drain in
+// the same read, and completes it in the same compare-and-swap: exactly one VM can win.
+
+export enum DrainState {
+  Draining = 1,
+  Completed = 2,
+  Cancelled = 3,
+}
+
+export enum DrainSource {
+  Admin = 1,
+  Config = 2,
+}
+
+export enum CompletionReason {
+  None = 0,
+  Drained = 1,
+  Deadline = 2,
+}
+
+export enum Delivery {
+  None = 0,
+  Pending = 1,
+  Delivered = 2,
+  Failed = 3,
+}
+
+export const MAX_UPSTREAMS = 8;
+
+export class Drain {
+  state: DrainState = DrainState.Draining;
+  source: DrainSource = DrainSource.Admin;
+  episode: string = "";
+  startedAt: i64 = 0;
+  /** 0: no deadline. */
+  deadlineAt: i64 = 0;
+  completedAt: i64 = 0;
+  reason: CompletionReason = CompletionReason.None;
+  remaining: i64 = 0;
+  delivery: Delivery = Delivery.None;
+  attempts: i32 = 0;
+  nextAttemptAt: i64 = 0;
+  /** VM that owns delivery (0: nobody yet) and until when its lease holds. */
+  owner: u32 = 0;
+  leaseUntil: i64 = 0;
+  lastError: string = "";
+  upstreams: Array<string> = [];
+
+  get active(): bool {
+    return this.state == DrainState.Draining;
+  }
+
+  /** Still needs a VM's attention on tick: running, or completed with delivery outstanding. */
+  get open(): bool {
+    return this.active || (this.state == DrainState.Completed && this.delivery == Delivery.Pending);
+  }
+
+  addUpstream(address: string): bool {
+    if (address.length == 0 || this.upstreams.length >= MAX_UPSTREAMS) return false;
+    if (this.upstreams.includes(address)) return false;
+    this.upstreams.push(address);
+    return true;
+  }
+}
+
+// ---- binary form inside a slot value --------------------------------------------------------
+
+export class Writer {
+  parts: Array<ArrayBuffer> = [];
+  size: i32 = 0;
+
+  u8(v: i32): void {
+    const b = new ArrayBuffer(1);
+    store<u8>(changetype<usize>(b), <u8>v);
+    this.push(b);
+  }
+  u32(v: u32): void {
+    const b = new ArrayBuffer(4);
+    store<u32>(changetype<usize>(b), v);
+    this.push(b);
+  }
+  i64(v: i64): void {
+    const b = new ArrayBuffer(8);
+    store<i64>(changetype<usize>(b), v);
+    this.push(b);
+  }
+  str(s: string): void {
+    const b = String.UTF8.encode(s);
+    const n = min(b.byteLength, 0xffff);
+    const len = new ArrayBuffer(2);
+    store<u16>(changetype<usize>(len), <u16>n);
+    this.push(len);
+    this.push(n == b.byteLength ? b : b.slice(0, n));
+  }
+  push(b: ArrayBuffer): void {
+    this.parts.push(b);
+    this.size += b.byteLength;
+  }
+  finish(): ArrayBuffer {
+    const out = new ArrayBuffer(this.size);
+    let p = changetype<usize>(out);
+    for (let i = 0; i < this.parts.length; i++) {
+      const part = unchecked(this.parts[i]);
+      memory.copy(p, changetype<usize>(part), part.byteLength);
+      p += part.byteLength;
+    }
+    return out;
+  }
+}
+
+/** Bounds-checked reads; `ok` turns false on the first read past the end. */
+export class Reader {
+  ok: bool = true;
+  constructor(
+    public p: usize,
+    public end: usize,
+  ) {}
+
+  private take(n: usize): usize {
+    if (!this.ok || this.p + n > this.end) {
+      this.ok = false;
+      return 0;
+    }
+    const at = this.p;
+    this.p += n;
+    return at;
+  }
+  u8(): i32 {
+    const at = this.take(1);
+    return this.ok ? <i32>load<u8>(at) : 0;
+  }
+  u32(): u32 {
+    const at = this.take(4);
+    return this.ok ? load<u32>(at) : 0;
+  }
+  i64(): i64 {
+    const at = this.take(8);
+    return this.ok ? load<i64>(at) : 0;
+  }
+  str(): string {
+    const lenAt = this.take(2);
+    if (!this.ok) return "";
+    const n = <usize>load<u16>(lenAt);
+    const at = this.take(n);
+    return this.ok ? String.UTF8.decodeUnsafe(at, n) : "";
+  }
+}
+
+export function writeDrain(w: Writer, d: Drain): void {
+  w.u8(d.state);
+  w.u8(d.source);
+  w.str(d.episode);
+  w.i64(d.startedAt);
+  w.i64(d.deadlineAt);
+  w.i64(d.completedAt);
+  w.u8(d.reason);
+  w.i64(d.remaining);
+  w.u8(d.delivery);
+  w.u32(<u32>d.attempts);
+  w.i64(d.nextAttemptAt);
+  w.u32(d.owner);
+  w.i64(d.leaseUntil);
+  w.str(d.lastError.length > 200 ? d.lastError.substring(0, 200) : d.lastError);
+  w.u8(d.upstreams.length);
+  for (let i = 0; i < d.upstreams.length; i++) w.str(unchecked(d.upstreams[i]));
+}
+
+export function readDrain(r: Reader): Drain | null {
+  const d = new Drain();
+  d.state = <DrainState>r.u8();
+  d.source = <DrainSource>r.u8();
+  d.episode = r.str();
+  d.startedAt = r.i64();
+  d.deadlineAt = r.i64();
+  d.completedAt = r.i64();
+  d.reason = <CompletionReason>r.u8();
+  d.remaining = r.i64();
+  d.delivery = <Delivery>r.u8();
+  d.attempts = <i32>r.u32();
+  d.nextAttemptAt = r.i64();
+  d.owner = r.u32();
+  d.leaseUntil = r.i64();
+  d.lastError = r.str();
+  const n = r.u8();
+  for (let i = 0; i < n && i < MAX_UPSTREAMS; i++) d.upstreams.push(r.str());
+  return r.ok ? d : null;
+}

@@ -1,0 +1,368 @@
+// DrainController: starts and cancels drain episodes, and signals each completed one exactly
+// once: the VM whose write completed it records the drain-complete key and sends the webhook;
+// delivery is retried on later ticks by whichever VM holds the delivery lease.
+import { LogLevel, WasmResult } from "../abi/enums";
+import {
+  getHttpCallResponseHeaders,
+  HeaderPair,
+  httpCallAsRoot,
+  log,
+  nowMillis,
+  randomU32,
+  SharedRead,
+  sharedGet,
+  sharedSet,
+} from "../abi/host";
+import { Bucket, decodeBucket } from "./bucket";
+import { Config, DrainConfig, WebhookConfig } from "./config";
+import { CompletionListener, ConnectionTable, Update } from "./connection_table";
+import { Delivery, Drain, DrainSource } from "./drain";
+import {
+  AttemptOp,
+  CancelDrainOp,
+  DeadlineOp,
+  OutcomeOp,
+  StartDrainOp,
+  TakeOverOp,
+} from "./drain_ops";
+import { completionJson } from "./drain_render";
+import { backoffMillis, newDrain } from "./drain_rules";
+import { hmacSha256, toHex } from "./sha256";
+import { Slot } from "./slot";
+import { PruneOp } from "./slot_ops";
+
+const MAX_CAS_ATTEMPTS = 32;
+
+class InFlight {
+  constructor(
+    public key: string,
+    public host: string,
+    public episode: string,
+  ) {}
+}
+
+export class DrainOutcome {
+  constructor(
+    public status: u32,
+    public host: string,
+    public drain: Drain | null,
+    public error: string,
+  ) {}
+}
+
+export class DrainController extends CompletionListener {
+  drain: DrainConfig = new DrainConfig();
+  webhook: WebhookConfig = new WebhookConfig();
+  gateway: string = "";
+  /** The root context calls are made for (the newest configuration's). */
+  rootId: u32 = 0;
+  private inFlight: Map<u32, InFlight> = new Map<u32, InFlight>();
+  private read: SharedRead = new SharedRead();
+
+  constructor(public table: ConnectionTable) {
+    super();
+    table.listener = this;
+  }
+
+  configure(config: Config, gateway: string, rootId: u32): void {
+    this.drain = config.drain;
+    this.webhook = config.webhook;
+    this.gateway = gateway;
+    this.rootId = rootId;
+    // Drains listed in config start now and drains config started but no longer lists stop.
+    // on_configure may run in Envoy's canary VM, which is discarded: completions it writes are
+    // left for the first worker that ticks to deliver.
+    this.table.configuring = true;
+    for (let i = 0; i < config.drain.hosts.length; i++) {
+      this.start(
+        unchecked(config.drain.hosts[i]),
+        config.drain.deadlineSeconds,
+        DrainSource.Config,
+      );
+    }
+    this.cancelUnlisted(config.drain.hosts);
+    this.table.configuring = false;
+  }
+
+  // ---- starting and cancelling -------------------------------------------------------------
+
+  start(host: string, deadlineSeconds: i32, source: DrainSource): DrainOutcome {
+    const now = nowMillis();
+    const episode = "d-" + now.toString(36) + "-" + randomU32().toString(16);
+    const op = new StartDrainOp(newDrain(episode, source, now, deadlineSeconds));
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const i = this.table.locate(host);
+      if (i >= 0) {
+        const r = this.table.update(this.table.keys.slot(i), host, op);
+        if (r == Update.Ok || r == Update.Declined) return this.started(host, i, op);
+        if (r == Update.WrongHost) this.table.forget(host, i);
+        continue;
+      }
+      const fresh = new Slot();
+      fresh.host = host;
+      fresh.drain = op.fresh;
+      const placed = this.table.place(host, fresh);
+      if (placed == -2) break;
+      if (placed >= 0) {
+        op.result = fresh.drain;
+        op.started = true;
+        return this.started(host, placed, op);
+      }
+    }
+    return new DrainOutcome(503, host, null, "no slot for the host: maxHosts are all in use");
+  }
+
+  private started(host: string, slot: i32, op: StartDrainOp): DrainOutcome {
+    this.track(host, slot);
+    const d = op.result;
+    if (op.started && d !== null) {
+      log(LogLevel.Info, "drain started for " + host + ": episode " + d.episode);
+    }
+    return new DrainOutcome(202, host, d, "");
+  }
+
+  cancel(host: string): DrainOutcome {
+    const i = this.table.locate(host);
+    if (i < 0) return new DrainOutcome(404, host, null, "no drain for " + host);
+    const op = new CancelDrainOp(false);
+    const r = this.table.update(this.table.keys.slot(i), host, op);
+    const d = op.result;
+    if (r == Update.Ok) {
+      log(LogLevel.Info, "drain cancelled for " + host + ": episode " + d!.episode);
+      return new DrainOutcome(200, host, d, "");
+    }
+    if (d === null || r == Update.WrongHost)
+      return new DrainOutcome(404, host, null, "no drain for " + host);
+    return new DrainOutcome(
+      409,
+      host,
+      d,
+      "the drain of " + host + " already ended; POST starts a new one",
+    );
+  }
+
+  private cancelUnlisted(listed: Array<string>): void {
+    const drains = this.openDrains();
+    for (let i = 0; i < drains.hosts.length; i++) {
+      const host = unchecked(drains.hosts[i]);
+      if (listed.includes(host)) continue;
+      const op = new CancelDrainOp(true);
+      if (
+        this.table.update(this.table.keys.slot(unchecked(drains.slots[i])), host, op) == Update.Ok
+      ) {
+        log(LogLevel.Info, "drain of " + host + " cancelled: no longer in drain.hosts");
+      }
+    }
+  }
+
+  // ---- the list of drains that need attention ----------------------------------------------
+
+  openDrains(): Bucket {
+    if (sharedGet(this.table.keys.drains, this.read).status != WasmResult.Ok) return new Bucket();
+    return decodeBucket(this.read.value);
+  }
+
+  private track(host: string, slot: i32): void {
+    this.editList(host, slot, true);
+  }
+
+  private editList(host: string, slot: i32, add: bool): void {
+    const key = this.table.keys.drains;
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      if (sharedGet(key, this.read).status != WasmResult.Ok) return;
+      const list = decodeBucket(this.read.value);
+      const present = list.slotOf(host) == slot;
+      if (add == present) return;
+      if (add) {
+        list.hosts.push(host);
+        list.slots.push(slot);
+      } else {
+        list.remove(host, slot);
+      }
+      if (sharedSet(key, list.encode(), this.read.cas) != WasmResult.CasMismatch) return;
+    }
+  }
+
+  // ---- completion and delivery ---------------------------------------------------------------
+
+  /** This VM's write completed `slot`'s drain: record it, and send the webhook if we own it. */
+  onCompleted(key: string, slot: Slot): void {
+    const d = slot.drain!;
+    const host = slot.host;
+    sharedSet(
+      this.table.keys.complete(host),
+      String.UTF8.encode(completionJson(host, d, this.gateway, false)),
+      0,
+    );
+    log(
+      LogLevel.Info,
+      "drain complete for " +
+        host +
+        ": episode " +
+        d.episode +
+        ", " +
+        d.remaining.toString() +
+        " left",
+    );
+    if (d.delivery == Delivery.Pending && d.owner == this.table.selfId) this.send(key, host, d);
+  }
+
+  /** Runs on every tick: deadlines, drains emptied by a dead VM's expiry, and delivery. */
+  tick(): void {
+    const drains = this.openDrains();
+    const now = nowMillis();
+    for (let i = 0; i < drains.hosts.length; i++) {
+      const host = unchecked(drains.hosts[i]);
+      const index = unchecked(drains.slots[i]);
+      const key = this.table.keys.slot(index);
+      const slot = this.table.readSlot(index);
+      const d: Drain | null = slot === null ? null : slot.drain;
+      if (slot === null || d === null || slot.host != host || !d.open) {
+        this.editList(host, index, false);
+        continue;
+      }
+      if (d.active) {
+        this.checkDeadline(key, slot, now);
+      } else if (d.delivery == Delivery.Pending) {
+        this.deliver(key, slot, d, now);
+      }
+    }
+  }
+
+  private checkDeadline(key: string, slot: Slot, now: i64): void {
+    const d = slot.drain!;
+    if (d.deadlineAt == 0 || now < d.deadlineAt) {
+      // A dead VM's expiry may have emptied the host: a write drops its entries and completes.
+      if (this.table.total(slot, now) == 0) this.table.update(key, slot.host, new PruneOp());
+      return;
+    }
+    const op = new DeadlineOp(
+      this.table.total(slot, now),
+      this.webhook.enabled,
+      this.table.leaseMillis,
+    );
+    if (this.table.update(key, slot.host, op) == Update.Ok && op.completed) {
+      const after = this.table.slotOf(slot.host);
+      if (after !== null) this.onCompleted(key, after);
+    }
+  }
+
+  private deliver(key: string, slot: Slot, d: Drain, now: i64): void {
+    const self = this.table.selfId;
+    if (d.owner != self) {
+      const ownerDead = d.owner != 0 && !this.table.liveness.isAlive(this.table.keys, d.owner, now);
+      const op = new TakeOverOp(d.episode, ownerDead, this.table.leaseMillis);
+      if (this.table.update(key, slot.host, op) != Update.Ok) return;
+      if (d.owner != 0) {
+        log(
+          LogLevel.Info,
+          "took over webhook delivery of episode " + d.episode + " for " + slot.host,
+        );
+      }
+    } else if (this.isInFlight(d.episode)) {
+      return;
+    }
+    if (now >= d.nextAttemptAt) this.send(key, slot.host, d);
+  }
+
+  private isInFlight(episode: string): bool {
+    const tokens = this.inFlight.keys();
+    for (let i = 0; i < tokens.length; i++) {
+      if (this.inFlight.get(unchecked(tokens[i])).episode == episode) return true;
+    }
+    return false;
+  }
+
+  /** Sends one attempt (recorded first, so a crash mid-send still counts it). */
+  private send(key: string, host: string, d: Drain): void {
+    const hook = this.webhook;
+    if (!hook.enabled) return;
+    const attempt = new AttemptOp(d.episode, this.table.leaseMillis);
+    if (this.table.update(key, host, attempt) != Update.Ok) return;
+    const body = String.UTF8.encode(completionJson(host, d, this.gateway, true));
+    const headers: HeaderPair[] = [];
+    headers.push(new HeaderPair(":method", "POST"));
+    headers.push(new HeaderPair(":path", hook.path));
+    headers.push(new HeaderPair(":authority", hook.authority));
+    headers.push(new HeaderPair("content-type", "application/json"));
+    headers.push(new HeaderPair("idempotency-key", d.episode));
+    if (hook.secret.length > 0) {
+      const mac = hmacSha256(
+        Uint8Array.wrap(String.UTF8.encode(hook.secret)),
+        Uint8Array.wrap(body),
+      );
+      headers.push(new HeaderPair("x-conn-drain-signature", "sha256=" + toHex(mac)));
+    }
+    const call = httpCallAsRoot(this.rootId, hook.cluster, headers, body, <u32>hook.timeoutMs);
+    if (call.status != WasmResult.Ok) {
+      const why =
+        call.status == WasmResult.BadArgument
+          ? "Envoy refused the call (BadArgument): is webhook.cluster " +
+            hook.cluster +
+            " a cluster of this gateway?"
+          : "Envoy refused the call (status " + call.status.toString() + ")";
+      this.failed(key, host, d.episode, attempt.attempt, why);
+      return;
+    }
+    this.inFlight.set(call.token, new InFlight(key, host, d.episode));
+  }
+
+  /** on_http_call_response, from whichever root context made the call. */
+  onHttpCallResponse(token: u32, headers: u32): bool {
+    if (!this.inFlight.has(token)) return false;
+    const call = this.inFlight.get(token);
+    this.inFlight.delete(token);
+    let status = "";
+    if (headers > 0) {
+      const pairs = getHttpCallResponseHeaders();
+      for (let i = 0; i < pairs.length; i++) {
+        if (unchecked(pairs[i]).key == ":status") status = unchecked(pairs[i]).value;
+      }
+    }
+    const slot = this.table.slotOf(call.host);
+    const attempts = slot !== null && slot.drain !== null ? slot.drain!.attempts : 0;
+    if (status.length == 3 && status.startsWith("2")) {
+      const op = new OutcomeOp(call.episode, true, "", 0, 0);
+      if (this.table.update(call.key, call.host, op) == Update.Ok) {
+        log(LogLevel.Info, "webhook delivered for " + call.host + ": episode " + call.episode);
+      }
+      return true;
+    }
+    const why =
+      headers == 0 ? "no response (timeout, reset or connection failure)" : "answered " + status;
+    this.failed(call.key, call.host, call.episode, attempts, why);
+    return true;
+  }
+
+  private failed(key: string, host: string, episode: string, attempts: i32, why: string): void {
+    const hook = this.webhook;
+    const delay = backoffMillis(max(attempts, 1), <i64>hook.backoffMs, randomU32());
+    const op = new OutcomeOp(episode, false, why, hook.maxAttempts, delay);
+    op.leaseMillisAfter = this.table.leaseMillis;
+    if (this.table.update(key, host, op) != Update.Ok) return;
+    if (op.gaveUp) {
+      log(
+        LogLevel.Error,
+        "webhook for " +
+          host +
+          " failed for good after " +
+          attempts.toString() +
+          " attempts: " +
+          why,
+      );
+    } else {
+      log(
+        LogLevel.Warn,
+        "webhook for " +
+          host +
+          " attempt " +
+          attempts.toString() +
+          " failed: " +
+          why +
+          "; retrying in " +
+          delay.toString() +
+          " ms",
+      );
+    }
+  }
+}

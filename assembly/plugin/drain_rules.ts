@@ -1,0 +1,75 @@
+// State transitions of a drain episode, as pure functions on the record.
+import { CompletionReason, Delivery, Drain, DrainSource, DrainState } from "./drain";
+
+export function newDrain(
+  episode: string,
+  source: DrainSource,
+  now: i64,
+  deadlineSeconds: i32,
+): Drain {
+  const d = new Drain();
+  d.state = DrainState.Draining;
+  d.source = source;
+  d.episode = episode;
+  d.startedAt = now;
+  d.deadlineAt = deadlineSeconds > 0 ? now + <i64>deadlineSeconds * 1000 : 0;
+  return d;
+}
+
+/** The drain ends: signalled once by whoever wrote this, delivered by `owner` (0: anyone). */
+export function completeDrain(
+  d: Drain,
+  reason: CompletionReason,
+  remaining: i64,
+  now: i64,
+  owner: u32,
+  webhookEnabled: bool,
+  leaseMillis: i64,
+): void {
+  d.state = DrainState.Completed;
+  d.completedAt = now;
+  d.reason = reason;
+  d.remaining = remaining;
+  d.delivery = webhookEnabled ? Delivery.Pending : Delivery.None;
+  d.attempts = 0;
+  d.nextAttemptAt = now;
+  d.owner = owner;
+  d.leaseUntil = owner != 0 ? now + leaseMillis : 0;
+  d.lastError = "";
+}
+
+const MAX_BACKOFF_MILLIS: i64 = 5 * 60 * 1000;
+
+/**
+ * Delay before retry number `attempt` (1 = after the first failure): base x 2^(attempt-1), capped
+ * at five minutes, scaled by a jitter factor in [0.75, 1.25) so that replicas whose webhooks failed
+ * together do not retry in lockstep.
+ */
+export function backoffMillis(attempt: i32, baseMillis: i64, random: u32): i64 {
+  let delay = baseMillis;
+  for (let i = 1; i < attempt && delay < MAX_BACKOFF_MILLIS; i++) delay *= 2;
+  if (delay > MAX_BACKOFF_MILLIS) delay = MAX_BACKOFF_MILLIS;
+  const jitterPermille = 750 + <i64>(random % 500);
+  return (delay * jitterPermille) / 1000;
+}
+
+export function reasonName(r: CompletionReason): string {
+  return r == CompletionReason.Deadline ? "deadline" : "drained";
+}
+
+export function stateName(s: DrainState): string {
+  if (s == DrainState.Draining) return "draining";
+  if (s == DrainState.Completed) return "completed";
+  return "cancelled";
+}
+
+export function deliveryName(d: Delivery): string {
+  if (d == Delivery.Pending) return "pending";
+  if (d == Delivery.Delivered) return "delivered";
+  if (d == Delivery.Failed) return "failed";
+  return "none";
+}
+
+export function sourceName(s: DrainSource): string {
+  return s == DrainSource.Config ? "config" : "admin";
+}

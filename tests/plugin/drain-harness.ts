@@ -1,0 +1,83 @@
+import { createHmac } from "node:crypto";
+import type { Gateway, HttpCall } from "../../host/index.js";
+import { ADMIN_TOKEN, adminRequest, gateway } from "./harness.js";
+
+export const WEBHOOK_CLUSTER = "outbound|8080||drain-hook.ops.svc.cluster.local";
+export const WEBHOOK_SECRET = "hook-secret-0123456789abcdef";
+
+export const drainConfig = {
+  admin: { token: ADMIN_TOKEN },
+  webhook: {
+    cluster: WEBHOOK_CLUSTER,
+    authority: "drain-hook.ops.svc.cluster.local",
+    path: "/drained",
+    secret: WEBHOOK_SECRET,
+    timeoutMs: 2000,
+    backoffMs: 1000,
+    maxAttempts: 5,
+  },
+};
+
+export function drainGateway(config: Record<string, unknown> = {}, workers = 4): Promise<Gateway> {
+  return gateway(
+    { ...drainConfig, ...config },
+    { workers, clusters: [WEBHOOK_CLUSTER], randomSeed: 7 },
+  );
+}
+
+export interface DrainView {
+  host: string;
+  active: number;
+  episode: string;
+  state: "draining" | "completed" | "cancelled";
+  source: "admin" | "config";
+  startedAt: string;
+  deadline: string | null;
+  upstreams: string[];
+  completedAt?: string;
+  reason?: "drained" | "deadline";
+  remaining?: number;
+  delivery: {
+    state: "none" | "pending" | "delivered" | "failed";
+    attempts: number;
+    lastError?: string;
+  };
+}
+
+export function startDrain(
+  gw: Gateway,
+  host: string,
+  query = "",
+): { status: number; drain: DrainView; body: string } {
+  const reply = adminRequest(gw, `/.conn-drain/drain?host=${host}${query}`, { method: "POST" });
+  const parsed = JSON.parse(reply.body) as { drain: DrainView };
+  return { status: reply.status, drain: parsed.drain, body: reply.body };
+}
+
+export function drainOf(gw: Gateway, host: string): DrainView | undefined {
+  const reply = adminRequest(gw, "/.conn-drain/drain");
+  const list = JSON.parse(reply.body) as { drains: DrainView[] };
+  return list.drains.find((d) => d.host === host);
+}
+
+export function webhookCalls(gw: Gateway): HttpCall[] {
+  return gw.httpCalls().filter((c) => c.cluster === WEBHOOK_CLUSTER);
+}
+
+export function header(call: HttpCall, name: string): string | undefined {
+  return call.headers.find(([k]) => k === name)?.[1];
+}
+
+export function bodyOf(call: HttpCall): Record<string, unknown> {
+  return JSON.parse(new TextDecoder().decode(call.body)) as Record<string, unknown>;
+}
+
+/** The signature a receiver computes with Node's crypto, to compare with the plugin's header. */
+export function referenceSignature(body: Uint8Array, secret = WEBHOOK_SECRET): string {
+  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+}
+
+export function completeKey(gw: Gateway, host: string): Record<string, unknown> | undefined {
+  const v = gw.sharedData.get(`conn-drain/complete/${host}`);
+  return v ? (JSON.parse(v.text) as Record<string, unknown>) : undefined;
+}
