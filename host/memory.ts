@@ -22,6 +22,11 @@ export class GuestMemory {
 
   constructor(private readonly memory: WebAssembly.Memory) {}
 
+  /** Current size of the linear memory (it only grows). */
+  get byteLength(): number {
+    return this.memory.buffer.byteLength;
+  }
+
   setAllocator(allocator: Allocator): void {
     this.allocator = allocator;
   }

@@ -35,6 +35,11 @@ export class VmHandle {
     return this.vm.failure;
   }
 
+  /** Size of this VM's linear memory in bytes (Wasm memory only grows: a leak shows here). */
+  get memoryBytes(): number {
+    return this.vm.memory.byteLength;
+  }
+
   /** Id of the root context new streams bind to. */
   get rootContextId(): number | undefined {
     return this.vm.currentRoot?.id;
