@@ -9,6 +9,8 @@ interface Entry {
   cancelled: boolean;
 }
 
+const noop = (): void => {};
+
 /**
  * The gateway's virtual clock. Nothing fires on its own: `advance` walks time forward and runs
  * every timer that falls due, in (due time, scheduling order), so tests are deterministic the way
@@ -20,6 +22,11 @@ export class VirtualClock {
   private entries: Entry[] = [];
 
   constructor(readonly startTimeMs: number) {}
+
+  /** Timers not yet fired or pruned (cancelled ones are pruned as new ones arrive). */
+  get pendingTimers(): number {
+    return this.entries.length;
+  }
 
   /** Milliseconds since the Unix epoch, as the plugin sees through proxy_get_current_time. */
   nowMs(): number {
@@ -37,10 +44,14 @@ export class VirtualClock {
   /** Schedules `fn` at absolute epoch time `atMs`. */
   at(atMs: number, fn: () => void): TimerHandle {
     const entry: Entry = { at: atMs, seq: this.seq++, fn, cancelled: false };
+    // Cancelled timers of discarded VMs (every canary sets one) must not pile up, holding their
+    // closures and so their whole Wasm instances, until the next advance().
+    if (this.entries.length >= 64) this.entries = this.entries.filter((e) => !e.cancelled);
     this.entries.push(entry);
     return {
       cancel: () => {
         entry.cancelled = true;
+        entry.fn = noop;
       },
     };
   }

@@ -120,9 +120,10 @@ export class ConnectionTable {
     this.liveness.recheckMillis = <i64>config.tickMs;
     if (this.cursor >= this.maxHosts) this.cursor = 0;
     if (this.sweepCursor >= this.maxHosts) this.sweepCursor = 0;
-    const ready = this.ensureKeys();
-    this.liveness.heartbeat(this.keys);
-    return ready;
+    // No heartbeat here: on_configure also runs in Envoy's throw-away canary VM, which would
+    // leave a key behind on every config update. A VM beats on its first count and every tick.
+    this.liveness.beating = false;
+    return this.ensureKeys();
   }
 
   private ensureKeys(): bool {
@@ -256,6 +257,7 @@ export class ConnectionTable {
    */
   open(host: string, refuseIfDraining: bool): Lease | null {
     this.lastRejected = false;
+    if (!this.liveness.beating) this.liveness.heartbeat(this.keys);
     const op = new CountOp(1, refuseIfDraining);
     for (let attempt = 0; attempt < MAX_OPEN_ATTEMPTS; attempt++) {
       const found = this.locate(host);

@@ -27,8 +27,12 @@ export class VmLiveness {
     this.selfId = id;
   }
 
+  /** Whether this VM has written its heartbeat key at least once. */
+  beating: bool = false;
+
   heartbeat(keys: SharedKeys): void {
     sharedSet(keys.vm(this.selfId), encodeI64(nowMillis()), 0);
+    this.beating = true;
   }
 
   isAlive(keys: SharedKeys, vmId: u32, now: i64): bool {

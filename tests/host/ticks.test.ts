@@ -62,3 +62,16 @@ describe("ticks", () => {
     expect(ticks(gw).filter((t) => t.startsWith("1:"))).toEqual(["1:3", "1:3", "1:3"]);
   });
 });
+
+describe("virtual clock housekeeping", () => {
+  it("prunes cancelled timers as new ones arrive, so discarded canaries are not kept alive", async () => {
+    const { VirtualClock } = await import("../../host/clock.js");
+    const clock = new VirtualClock(0);
+    for (let i = 0; i < 10_000; i++) clock.at(1000 + i, () => {}).cancel();
+    expect(clock.pendingTimers).toBeLessThanOrEqual(64);
+    let fired = 0;
+    clock.at(5, () => fired++);
+    clock.advance(10);
+    expect(fired).toBe(1);
+  });
+});
