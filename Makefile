@@ -1,7 +1,7 @@
 # conn-drain: two commands matter to a newcomer (see README.md):
 #   make demo   installs, builds the plugin, and runs a short scenario in the local host
 #   make test   installs, builds, lints, type-checks and runs every test
-.PHONY: setup build demo test lint bench clean
+.PHONY: setup system-deps build demo test lint bench fuzz clean
 
 NPM_STAMP := node_modules/.package-lock.json
 ASSEMBLY := $(shell find assembly -name '*.ts') asconfig.json
@@ -10,6 +10,10 @@ setup: $(NPM_STAMP)
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
+
+# Real parts the tests run (registry, skopeo, ...): installed with apt only when missing.
+system-deps:
+	bash scripts/install-system-deps.sh
 
 build: setup build/plugin.wasm
 
@@ -24,7 +28,7 @@ lint: setup
 	npx biome check .
 	npx tsc -p tsconfig.json --noEmit
 
-test: build lint
+test: system-deps build lint
 	npx vitest run
 
 clean:

@@ -1,0 +1,156 @@
+// `conn-drain console`: register (or update) the plugin in the Higress console, optionally
+// enabling it globally or on routes/domains/services with a config.
+import { resolve } from "node:path";
+import { type Command, type Io, list, str, type Values } from "../args.js";
+import { ConsoleClient, type ConsolePlugin, type Scope } from "../console.js";
+import { CliError, ExitCode, usage } from "../errors.js";
+import { formatReference, parseReference } from "../oci/reference.js";
+import { loadSpec } from "../spec.js";
+import { compile } from "../validate.js";
+import { readData } from "../wasmplugin.js";
+
+function parseScope(s: string): Scope {
+  if (s === "global") return { kind: "global" };
+  const m = /^(route|domain|service):(.+)$/.exec(s);
+  if (!m)
+    throw usage(
+      `--enable takes global, route:NAME, domain:NAME or service:NAME, not "${s}"`,
+      "console",
+    );
+  return { kind: m[1] as "route" | "domain" | "service", target: m[2] as string };
+}
+
+async function run(values: Values, positionals: string[], io: Io): Promise<void> {
+  if (positionals.length > 0) throw usage(`unexpected argument "${positionals[0]}"`, "console");
+  const url = str(values, "url") ?? io.env.CONN_DRAIN_CONSOLE_URL;
+  if (!url) throw usage("--url is required (or CONN_DRAIN_CONSOLE_URL)", "console");
+  const username = str(values, "username") ?? io.env.CONN_DRAIN_CONSOLE_USERNAME ?? "admin";
+  let password = str(values, "password") ?? io.env.CONN_DRAIN_CONSOLE_PASSWORD;
+  if (values["password-stdin"]) password = (await io.stdin()).replace(/\r?\n$/, "");
+  if (password === undefined)
+    throw usage(
+      "give the console password with --password-stdin or CONN_DRAIN_CONSOLE_PASSWORD",
+      "console",
+    );
+  const imageArg = str(values, "image");
+  if (!imageArg) throw usage("--image REGISTRY/REPO:TAG[@sha256:…] is required", "console");
+  const ref = parseReference(imageArg);
+  if (!ref.tag)
+    throw usage(
+      "the console records an image as repository + tag: give --image with a :TAG",
+      "console",
+    );
+  const spec = loadSpec(resolve(io.cwd, str(values, "spec") ?? "plugin.yaml"));
+  const scopes = list(values, "enable").map(parseScope);
+  const configFile = str(values, "config");
+  let config: Record<string, unknown> = {};
+  if (configFile) {
+    const c = readData(resolve(io.cwd, configFile), "config");
+    if (typeof c !== "object" || c === null || Array.isArray(c))
+      throw new CliError(
+        `config ${configFile} must hold a mapping`,
+        "see plugin.yaml's example",
+        ExitCode.invalid,
+      );
+    config = c as Record<string, unknown>;
+    const errs = compile(spec.configSchema)(config, "config");
+    if (errs.length > 0)
+      throw new CliError(
+        `schema violation at ${errs[0]}`,
+        `fix ${configFile} to match ${spec.file} (spec.configSchema)`,
+        ExitCode.invalid,
+      );
+  } else if (scopes.length > 0) {
+    throw usage("--enable needs --config FILE (the plugin's config there)", "console");
+  }
+  // The console's WasmPlugin model documents priority 0–1000 (sdk/model/WasmPlugin.java).
+  if (spec.priority < 0 || spec.priority > 1000)
+    throw new CliError(
+      `plugin.yaml spec.priority ${spec.priority} is outside the console's 0–1000`,
+      "change spec.priority",
+      ExitCode.invalid,
+    );
+
+  const name = str(values, "name") ?? spec.name;
+  const plugin: ConsolePlugin = {
+    name,
+    pluginVersion: spec.version,
+    category: spec.category, // the console files every custom plugin under "custom"
+    title: spec.title,
+    description: spec.description,
+    ...(spec.iconUrl ? { icon: spec.iconUrl } : {}),
+    imageRepository: `oci://${formatReference({ ...ref, tag: undefined, digest: undefined })}`,
+    // "tag@sha256:…" keeps the url the console builds (repository:version) pinned by digest.
+    imageVersion: ref.digest ? `${ref.tag}@${ref.digest}` : ref.tag,
+    phase: spec.phase,
+    priority: spec.priority,
+    ...(str(values, "image-pull-policy")
+      ? { imagePullPolicy: str(values, "image-pull-policy") }
+      : {}),
+    ...(str(values, "image-pull-secret")
+      ? { imagePullSecret: str(values, "image-pull-secret") }
+      : {}),
+  };
+  const client = new ConsoleClient(url);
+  await client.login(username, password);
+  const { plugin: saved, created } = await client.upsertPlugin(plugin);
+  io.err(
+    `conn-drain console: ${created ? "created" : "updated"} plugin ${name} (${plugin.imageRepository}:${plugin.imageVersion})\n`,
+  );
+  for (const scope of scopes) {
+    await client.putInstance(name, scope, true, config);
+    io.err(
+      `  enabled ${scope.kind === "global" ? "globally" : `on ${scope.kind} ${scope.target}`}\n`,
+    );
+  }
+  io.out(
+    `${JSON.stringify({ name, created, version: saved.version ?? null, enabled: scopes.map((s) => (s.kind === "global" ? "global" : `${s.kind}:${s.target}`)) })}\n`,
+  );
+}
+
+export const consoleCommand: Command = {
+  name: "console",
+  summary:
+    "Create or update the plugin in the Higress console; optionally enable it with a config.",
+  usage:
+    "console --url URL --image REGISTRY/REPO:TAG[@sha256:…] [--enable SCOPE --config FILE] [options]",
+  description: `
+Logs in to the Higress console (session cookie), then creates the custom plugin by name or, if it
+exists, updates it: image repository and tag, version, title, description, category, phase and
+priority from plugin.yaml. The console renders the plugin's config form from the image's
+spec.yaml layer, so push with 'conn-drain image' (Higress format) first. --enable global,
+route:NAME, domain:NAME or service:NAME (repeatable) turns the plugin on there with --config,
+which is checked against plugin.yaml's schema first. The password comes from --password-stdin
+or CONN_DRAIN_CONSOLE_PASSWORD; the user defaults to admin. stdout gets one JSON line.`,
+  flags: {
+    url: { type: "string", arg: "URL", help: "console address (or CONN_DRAIN_CONSOLE_URL)" },
+    username: {
+      type: "string",
+      short: "u",
+      arg: "USER",
+      help: "console user (or CONN_DRAIN_CONSOLE_USERNAME; default admin)",
+    },
+    "password-stdin": { type: "boolean", help: "read the console password from stdin" },
+    password: { type: "string", arg: "PASS", help: "console password (prefer --password-stdin)" },
+    image: { type: "string", arg: "REF", help: "pushed image with its tag (digest optional)" },
+    name: {
+      type: "string",
+      arg: "NAME",
+      help: "plugin name in the console (default: plugin.yaml info.name)",
+    },
+    enable: {
+      type: "string",
+      multiple: true,
+      arg: "SCOPE",
+      help: "global | route:NAME | domain:NAME | service:NAME",
+    },
+    config: { type: "string", arg: "FILE", help: "config for --enable, YAML or JSON" },
+    "image-pull-policy": { type: "string", arg: "POLICY", help: "IfNotPresent | Always" },
+    "image-pull-secret": { type: "string", arg: "SECRET", help: "docker pull Secret name" },
+    spec: { type: "string", arg: "FILE", default: "plugin.yaml", help: "the plugin spec" },
+  },
+  examples: [
+    'CONN_DRAIN_CONSOLE_PASSWORD=… npx conn-drain console --url http://localhost:8080 --image "$REF" --enable global --config conn-drain.yaml',
+  ],
+  run,
+};

@@ -1,0 +1,58 @@
+// The installed entry point, run as a user runs it: `npx conn-drain …` resolves to
+// bin/conn-drain.mjs (package.json "bin"), which loads cli/main.ts through tsx.
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { repoRoot, scratchProject } from "./helpers.js";
+
+const bin = join(repoRoot, "bin", "conn-drain.mjs");
+
+function run(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { cwd, env: { PATH: process.env.PATH ?? "", HOME: cwd } },
+      (err, out, errOut) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, err: errOut });
+      },
+    );
+  });
+}
+
+describe("bin/conn-drain.mjs", () => {
+  it("lists the commands and prints each command's help", async () => {
+    const top = await run(["--help"], repoRoot);
+    expect(top.code).toBe(0);
+    for (const c of ["image", "wasmplugin", "console"]) {
+      expect(top.out).toMatch(new RegExp(`^ {2}${c} `, "m"));
+      const h = await run([c, "--help"], repoRoot);
+      expect(h.code).toBe(0);
+      expect(h.out).toMatch(new RegExp(`^Usage: conn-drain ${c} `));
+      expect(h.out).toContain("Examples:");
+    }
+  });
+
+  it("packages an OCI layout with nothing running", async () => {
+    const dir = scratchProject();
+    const r = await run(["image", "--oci-layout", "out/"], dir);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^oci:out\/:0\.1\.0@sha256:[a-f0-9]{64}\n$/);
+    expect(existsSync(join(dir, "out", "index.json"))).toBe(true);
+  });
+
+  it("exits non-zero with one line for an unknown command or flag", async () => {
+    const u = await run(["publish"], repoRoot);
+    expect(u.code).toBe(2);
+    expect(u.err).toBe(
+      `conn-drain: unknown command "publish" — run 'conn-drain --help' for the list\n`,
+    );
+    const f = await run(["image", "--frobnicate"], repoRoot);
+    expect(f.code).toBe(2);
+    expect(f.err.trim().split("\n")).toHaveLength(1);
+    expect(f.err).toMatch(
+      /^conn-drain image: Unknown option '--frobnicate'.* — see 'conn-drain image --help'/,
+    );
+  });
+});

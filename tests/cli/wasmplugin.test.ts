@@ -1,0 +1,327 @@
+// `conn-drain wasmplugin`: the resource it writes, the two schema checks with field paths, and
+// --apply against the Kubernetes API stand-in in kube-standin.ts (no real API server runs here).
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml, stringify } from "yaml";
+import { compile } from "../../cli/validate.js";
+import { repoRoot, runCli, scratchProject } from "./helpers.js";
+import { type KubeStandIn, startKubeStandIn } from "./kube-standin.js";
+import { missingTools } from "./registry.js";
+
+const DIGEST = `sha256:${"ab".repeat(32)}`;
+const IMAGE = `registry.example.com/plugins/conn-drain:0.1.0@${DIGEST}`;
+const CONFIG = {
+  keyBy: "authority",
+  hosts: ["*.game.example.com"],
+  admin: { token: "a-long-enough-admin-token" },
+};
+
+function project(): string {
+  const dir = scratchProject();
+  writeFileSync(join(dir, "config.yaml"), stringify(CONFIG));
+  return dir;
+}
+
+describe("wasmplugin: the resource", () => {
+  it("prints a WasmPlugin pinned by digest with phase and priority from plugin.yaml", async () => {
+    const dir = project();
+    const r = await runCli(
+      [
+        "wasmplugin",
+        "--image",
+        IMAGE,
+        "--config",
+        "config.yaml",
+        "--fail-strategy",
+        "FAIL_OPEN",
+        "--image-pull-secret",
+        "regcred",
+        "--image-pull-policy",
+        "IfNotPresent",
+      ],
+      { cwd: dir },
+    );
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    const res = parseYaml(r.out);
+    expect(res).toMatchObject({
+      apiVersion: "extensions.higress.io/v1alpha1",
+      kind: "WasmPlugin",
+      metadata: { name: "conn-drain", namespace: "higress-system" },
+      spec: {
+        url: `oci://${IMAGE}`,
+        phase: "STATS",
+        priority: 100,
+        failStrategy: "FAIL_OPEN",
+        imagePullSecret: "regcred",
+        imagePullPolicy: "IfNotPresent",
+        defaultConfig: CONFIG,
+        defaultConfigDisable: false,
+      },
+    });
+    expect(res.spec.sha256).toBeUndefined();
+  });
+
+  it("takes a tag plus --sha256, JSON config, and match rules", async () => {
+    const dir = project();
+    writeFileSync(join(dir, "config.json"), JSON.stringify(CONFIG));
+    writeFileSync(
+      join(dir, "rules.yaml"),
+      stringify([
+        { domain: ["play.example.com"], config: { keyBy: "cluster" } },
+        { ingress: ["lobby"], configDisable: true },
+      ]),
+    );
+    const r = await runCli(
+      [
+        "wasmplugin",
+        "--image",
+        "registry.example.com/conn-drain:0.1.0",
+        "--sha256",
+        "ab".repeat(32),
+        "--config",
+        "config.json",
+        "--match-rules",
+        "rules.yaml",
+        "-o",
+        "json",
+      ],
+      { cwd: dir },
+    );
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.out);
+    expect(res.spec.url).toBe("oci://registry.example.com/conn-drain:0.1.0");
+    expect(res.spec.sha256).toBe("ab".repeat(32));
+    expect(res.spec.matchRules).toHaveLength(2);
+  });
+
+  it("names the field path of a config that breaks plugin.yaml's schema", async () => {
+    const dir = project();
+    writeFileSync(join(dir, "bad.yaml"), stringify({ ...CONFIG, admin: { token: "short" } }));
+    const r = await runCli(["wasmplugin", "--image", IMAGE, "--config", "bad.yaml"], { cwd: dir });
+    expect(r.code).toBe(5);
+    expect(r.out).toBe("");
+    expect(r.err).toMatch(
+      /^conn-drain wasmplugin: schema violation at spec\.defaultConfig\.admin\.token: must NOT have fewer than 16 characters — fix the config to match .*plugin\.yaml/,
+    );
+    writeFileSync(
+      join(dir, "rules.yaml"),
+      stringify([{ domain: ["a.example.com"], config: { keyBy: "nope" } }]),
+    );
+    const r2 = await runCli(
+      ["wasmplugin", "--image", IMAGE, "--config", "config.yaml", "--match-rules", "rules.yaml"],
+      { cwd: dir },
+    );
+    expect(r2.err).toMatch(
+      /schema violation at spec\.matchRules\[0\]\.config\.keyBy: must be one of "authority", "cluster", "upstream"/,
+    );
+    writeFileSync(join(dir, "typo.yaml"), stringify({ ...CONFIG, maxHost: 3 }));
+    const r3 = await runCli(["wasmplugin", "--image", IMAGE, "--config", "typo.yaml"], {
+      cwd: dir,
+    });
+    expect(r3.err).toMatch(/schema violation at spec\.defaultConfig\.maxHost: unknown field/);
+  });
+
+  it("names the field path of a resource that breaks the WasmPlugin schema", async () => {
+    const dir = project();
+    const cases: [string[], RegExp][] = [
+      [
+        ["--fail-strategy", "FAIL_SOMETIMES"],
+        /spec\.failStrategy: must be one of "FAIL_CLOSE", "FAIL_OPEN"/,
+      ],
+      [
+        ["--phase", "LATE"],
+        /spec\.phase: must be one of "UNSPECIFIED_PHASE", "AUTHN", "AUTHZ", "STATS"/,
+      ],
+      [["--priority", "3000000000"], /spec\.priority: must be <= 2147483647/],
+      [["--name", "Conn_Drain"], /metadata\.name: must match pattern/],
+      [["--image-pull-policy", "Sometimes"], /spec\.imagePullPolicy: must be one of/],
+    ];
+    for (const [flags, re] of cases) {
+      const r = await runCli(
+        ["wasmplugin", "--image", IMAGE, "--config", "config.yaml", ...flags],
+        { cwd: dir },
+      );
+      expect(r.code).toBe(5);
+      expect(r.err).toMatch(re);
+    }
+    writeFileSync(join(dir, "rules.yaml"), stringify([{ config: { keyBy: "cluster" } }]));
+    const r = await runCli(
+      ["wasmplugin", "--image", IMAGE, "--config", "config.yaml", "--match-rules", "rules.yaml"],
+      { cwd: dir },
+    );
+    expect(r.err).toMatch(
+      /schema violation at spec\.matchRules\[0\]: must name at least one of ingress, domain, service/,
+    );
+  });
+
+  it("refuses a digest mismatch and an image not pinned by digest", async () => {
+    const dir = project();
+    const r = await runCli(
+      ["wasmplugin", "--image", IMAGE, "--sha256", "cd".repeat(32), "--config", "config.yaml"],
+      { cwd: dir },
+    );
+    expect(r.code).toBe(5);
+    expect(r.err).toMatch(
+      /digest mismatch: --sha256 (cd)+ differs from the image's sha256:(ab)+ — drop --sha256/,
+    );
+    const r2 = await runCli(
+      ["wasmplugin", "--image", "registry.example.com/conn-drain:0.1.0", "--config", "config.yaml"],
+      { cwd: dir },
+    );
+    expect(r2.code).toBe(2);
+    expect(r2.err).toMatch(/is not pinned by digest — pass the REF@sha256/);
+  });
+
+  it("the project's WasmPlugin schema accepts what Higress documents and rejects unknown fields", () => {
+    const schema = JSON.parse(
+      readFileSync(join(repoRoot, "schemas", "wasmplugin.v1alpha1.schema.json"), "utf8"),
+    );
+    const v = compile(schema);
+    const ok = {
+      apiVersion: "extensions.higress.io/v1alpha1",
+      kind: "WasmPlugin",
+      metadata: { name: "p", namespace: "higress-system" },
+      spec: {
+        url: "oci://r/p:1",
+        phase: "AUTHN",
+        priority: 10,
+        defaultConfigDisable: true,
+        matchRules: [
+          { service: ["s.default.svc"], routeType: "GRPC", config: { any: { thing: 1 } } },
+        ],
+        vmConfig: { env: [{ name: "A", valueFrom: "HOST" }] },
+      },
+    };
+    expect(v(ok, "")).toEqual([]);
+    expect(v({ ...ok, spec: { ...ok.spec, defaultconfig: {} } }, "")).toEqual([
+      "spec.defaultconfig: unknown field",
+    ]);
+    expect(v({ ...ok, spec: { ...ok.spec, sha256: "XYZ" } }, "")).toEqual([
+      'spec.sha256: must match pattern "^[a-f0-9]{64}$"',
+    ]);
+  });
+});
+
+describe.skipIf(Boolean(missingTools()?.includes("openssl")))(
+  "wasmplugin --apply (Kubernetes API stand-in)",
+  () => {
+    let kube: KubeStandIn;
+    let dir: string;
+    beforeAll(async () => {
+      kube = await startKubeStandIn();
+      dir = project();
+      writeFileSync(
+        join(dir, "kubeconfig"),
+        stringify({
+          apiVersion: "v1",
+          kind: "Config",
+          "current-context": "standin",
+          clusters: [
+            {
+              name: "standin",
+              cluster: {
+                server: kube.server,
+                "certificate-authority-data": Buffer.from(kube.caPem).toString("base64"),
+              },
+            },
+          ],
+          users: [{ name: "ops", user: { token: kube.token } }],
+          contexts: [
+            { name: "standin", context: { cluster: "standin", user: "ops" } },
+            { name: "wrong-user", context: { cluster: "standin", user: "nobody" } },
+          ],
+        }),
+      );
+    });
+    afterAll(() => kube?.stop());
+    const apply = (extra: string[] = [], env: Record<string, string> = {}) =>
+      runCli(["wasmplugin", "--image", IMAGE, "--config", "config.yaml", "--apply", ...extra], {
+        cwd: dir,
+        env: { KUBECONFIG: join(dir, "kubeconfig"), ...env },
+      });
+
+    it("server-side applies with field manager conn-drain, idempotently", async () => {
+      const first = await apply();
+      expect(first.err).toMatch(/applied higress-system\/conn-drain to context "standin"/);
+      expect(first.code).toBe(0);
+      expect(first.out).toBe("wasmplugin.extensions.higress.io/conn-drain serverside-applied\n");
+      const req = kube.requests.at(-1);
+      expect(req).toEqual({
+        method: "PATCH",
+        path: "/apis/extensions.higress.io/v1alpha1/namespaces/higress-system/wasmplugins/conn-drain?fieldManager=conn-drain",
+        contentType: "application/apply-patch+yaml",
+      });
+      const obj = kube.objects.get("higress-system/conn-drain");
+      expect(obj?.spec.url).toBe(`oci://${IMAGE}`);
+      const rv = obj?.metadata.resourceVersion;
+      const second = await apply();
+      expect(second.code).toBe(0);
+      expect(kube.objects.get("higress-system/conn-drain")?.metadata.resourceVersion).toBe(rv);
+      expect(second.err).toContain(`resourceVersion ${rv}`);
+    });
+
+    it("reports a conflict with another field manager, and takes over with --force-conflicts", async () => {
+      kube.owners.get("higress-system/conn-drain")?.set("phase", "kubectl-edit");
+      const obj = kube.objects.get("higress-system/conn-drain");
+      if (obj) obj.spec.phase = "AUTHN";
+      const r = await apply();
+      expect(r.code).toBe(6);
+      expect(r.err).toMatch(
+        /Apply failed with 1 conflict: conflict with "kubectl-edit".*\.spec\.phase — .*--force-conflicts/,
+      );
+      const f = await apply(["--force-conflicts"]);
+      expect(f.code).toBe(0);
+      expect(kube.requests.at(-1)?.path).toContain("force=true");
+      expect(kube.objects.get("higress-system/conn-drain")?.spec.phase).toBe("STATS");
+    });
+
+    it("explains a missing context, refused credentials, a missing CRD and an unreachable server", async () => {
+      const none = await apply([], { KUBECONFIG: join(dir, "no-such-file") });
+      expect(none.code).toBe(2);
+      expect(none.err).toMatch(
+        /^conn-drain wasmplugin: no usable kube context: no kubeconfig file found — point KUBECONFIG/,
+      );
+      const ctx = await apply(["--context", "prod"]);
+      expect(ctx.err).toMatch(/context "prod" is not in the kubeconfig/);
+      const refused = await apply(["--context", "wrong-user"]);
+      expect(refused.code).toBe(4);
+      expect(refused.err).toMatch(/Unauthorized.*— check your kube credentials/);
+      const ns = await apply(["-n", "games"]);
+      expect(ns.err).toMatch(/namespaces "games" not found — is Higress installed/);
+      kube.crdInstalled = false;
+      const crd = await apply();
+      kube.crdInstalled = true;
+      expect(crd.err).toMatch(
+        /the server could not find the requested resource — is Higress installed/,
+      );
+      writeFileSync(
+        join(dir, "down"),
+        stringify({
+          "current-context": "d",
+          clusters: [{ name: "d", cluster: { server: "https://127.0.0.1:9" } }],
+          users: [{ name: "u", user: {} }],
+          contexts: [{ name: "d", context: { cluster: "d", user: "u" } }],
+        }),
+      );
+      const down = await apply([], { KUBECONFIG: join(dir, "down") });
+      expect(down.code).toBe(3);
+      expect(down.err).toMatch(
+        /Kubernetes API server \(context "d"\) unreachable at https:\/\/127\.0\.0\.1:9: ECONNREFUSED/,
+      );
+    });
+
+    it("does not touch the cluster when validation fails", async () => {
+      const before = kube.requests.length;
+      writeFileSync(join(dir, "bad.yaml"), stringify({ tickMs: 5 }));
+      const r = await runCli(["wasmplugin", "--image", IMAGE, "--config", "bad.yaml", "--apply"], {
+        cwd: dir,
+        env: { KUBECONFIG: join(dir, "kubeconfig") },
+      });
+      expect(r.code).toBe(5);
+      expect(r.err).toMatch(/spec\.defaultConfig\.tickMs: must be >= 100/);
+      expect(kube.requests.length).toBe(before);
+    });
+  },
+);
