@@ -14,6 +14,7 @@ $(NPM_STAMP): package.json package-lock.json
 # Real parts the tests run (registry, skopeo, ...): installed with apt only when missing.
 system-deps:
 	bash scripts/install-system-deps.sh
+	bash scripts/install-e2e-deps.sh
 
 build: setup build/plugin.wasm
 
@@ -30,6 +31,14 @@ lint: setup
 
 test: system-deps build lint
 	npx vitest run
+
+# Benchmarks side by side with the no-op plugin (under five minutes); writes docs/benchmarks.md.
+bench: build
+	npx tsx bench/run.ts
+
+# Hardening campaigns at full scale (under ten minutes on 2 cores); report in build/fuzz-report.json.
+fuzz: build
+	npx tsx fuzz/run.ts
 
 clean:
 	rm -rf build
