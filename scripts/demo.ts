@@ -1,143 +1,206 @@
-// The main job on its built-in default: runs build/plugin.wasm in the project's proxy-wasm host
-// (4 worker VMs, Envoy's callback order) and shows what a platform sees: counts per game server,
-// a worker crash, and a drain that ends in a signed webhook. No cluster needed.
-import { createHmac } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { createGateway, type Gateway, type HttpCall, type Stream } from "../host/index.js";
+// `make demo`: conn-drain end to end on one machine. Starts the local gateway (a development
+// tool: Node proxies HTTP/WebSocket and runs build/plugin.wasm on every stream through our
+// proxy-wasm host, over 4 worker VMs), three WebSocket game servers and a webhook receiver,
+// connects real WebSocket players, drains game1 through the admin path and checks the signed
+// drain-complete webhook. Everything listens on 127.0.0.1 with ephemeral ports.
+import { statSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { joinGame, type Player } from "../gateway/demo/players.js";
+import { ADMIN_TOKEN, hostOf, startTestbed, type Testbed } from "../gateway/demo/testbed.js";
+import { waitFor } from "../gateway/demo/wait.js";
+import { parseUpstream, type Route } from "../gateway/routes.js";
 
-const TOKEN = "demo-token-0123456789abcdef";
-const SECRET = "demo-webhook-secret-0123456789";
-const HOOK = "outbound|8080||drain-hook.ops.svc.cluster.local";
-const WORKERS = 4;
-const SERVERS = [
-  "game0.postio.example.com",
-  "game1.postio.example.com",
-  "game2.postio.example.com",
-];
+const HELP = `Usage: npx tsx scripts/demo.ts [options]      (make demo)
 
-function join(gw: Gateway, host: string, worker: number): Stream {
-  const cluster = `outbound|5000||${host.split(".")[0]}.default.svc.cluster.local`;
-  const s = gw.worker(worker).openStream({
-    properties: { "source.address": "203.0.113.7:50000", cluster_name: cluster },
+Runs conn-drain's local demo: a local gateway running build/plugin.wasm over worker VMs,
+three WebSocket game servers, a webhook receiver and simulated players; drains game1 through
+the admin path and verifies the drain-complete webhook. Exits 0 when every check passed.
+
+The local gateway is a development tool for trying the plugin on one machine: it is not a
+production proxy (no TLS, HTTP/1.1 only, loopback only). Deploy conn-drain on Higress.
+
+Options:
+  --upstream host=ip:port[,cluster]  route host to your own upstream (repeatable). A host
+                                     game0..game2.postio.example.com replaces that game server
+                                     (it must accept WebSocket upgrades on /play).
+  --serve                            keep running after the story, so you can connect your own
+                                     client and curl the admin path (Ctrl-C to stop)
+  --workers N                        worker VMs (default 4)
+  --port N                           gateway port on 127.0.0.1 (default: a free one)
+  --pace MS                          pause between players leaving, for reading (default 300)
+  -h, --help                         this text`;
+
+const t0 = performance.now();
+const stamp = () => `[${((performance.now() - t0) / 1000).toFixed(2).padStart(6)}s]`;
+const say = (line: string) => console.log(`${stamp()} ${line}`);
+const detail = (line: string) => console.log(`          ${line}`);
+
+function fail(why: string): never {
+  throw new Error(why);
+}
+
+/** Players per host as the clients themselves see it. */
+function clientView(players: Player[], hosts: string[]): Record<string, number> {
+  const out: Record<string, number> = Object.fromEntries(hosts.map((h) => [h, 0]));
+  for (const p of players) if (p.connected) out[p.host] = (out[p.host] ?? 0) + 1;
+  return out;
+}
+
+const short = (h: string) => h.split(".")[0];
+
+async function countsLine(tb: Testbed, hosts: string[]): Promise<string> {
+  const v = await tb.admin.view();
+  const cells = hosts.map((h) => {
+    const e = v.hosts.find((x) => x.host === h);
+    return `${short(h)}=${e?.active ?? 0}${e?.draining ? " (draining)" : ""}`;
   });
-  s.sendRequestHeaders({
-    ":method": "GET",
-    ":path": "/play",
-    ":authority": host,
-    connection: "upgrade",
-    upgrade: "websocket",
+  return `${cells.join("  ")}  total=${v.totalActive}`;
+}
+
+/** Waits until the admin path agrees with the clients' own view, then returns that view. */
+async function agree(tb: Testbed, players: Player[], hosts: string[]): Promise<void> {
+  await waitFor("admin counts to match the players' own view", async () => {
+    const admin = await tb.admin.counts();
+    const mine = clientView(players, hosts);
+    return hosts.every((h) => (admin[h] ?? 0) === mine[h]);
   });
-  s.connectUpstream({ address: `10.1.0.${SERVERS.indexOf(host) + 10}:5000`, cluster });
-  s.sendResponseHeaders({ ":status": "101" });
-  return s;
-}
-
-function admin(gw: Gateway, path: string, method = "GET"): { status: number; body: string } {
-  const s = gw.worker(0).openStream({ properties: { "source.address": "10.0.0.1:40000" } });
-  s.sendRequestHeaders(
-    { ":method": method, ":path": path, ":authority": "gateway", authorization: `Bearer ${TOKEN}` },
-    { endOfStream: true },
-  );
-  return { status: s.localResponse?.status ?? 0, body: s.localResponse?.body ?? "" };
-}
-
-function table(gw: Gateway): string {
-  const view = JSON.parse(admin(gw, "/.conn-drain").body) as {
-    totalActive: number;
-    hosts: Array<{ host: string; active: number; draining: boolean }>;
-  };
-  const cells = view.hosts.map(
-    (h) => `${h.host.split(".")[0]}=${h.active}${h.draining ? " (draining)" : ""}`,
-  );
-  return `${cells.join("  ")}  (total ${view.totalActive})`;
-}
-
-function step(title: string, ...lines: string[]): void {
-  console.log(`\n== ${title}`);
-  for (const line of lines) console.log(`   ${line}`);
-}
-
-function header(call: HttpCall, name: string): string {
-  return call.headers.find(([k]) => k === name)?.[1] ?? "";
 }
 
 async function main(): Promise<void> {
-  const wasm = readFileSync("build/plugin.wasm");
-  const config = {
-    hosts: ["*.postio.example.com"],
-    admin: { token: TOKEN },
-    vmTtlSeconds: 10,
-    gatewayId: "demo-gateway",
-    webhook: { cluster: HOOK, authority: "drain-hook.ops", path: "/drained", secret: SECRET },
-  };
-  const gw = await createGateway({
-    wasm,
-    workers: WORKERS,
-    config: JSON.stringify(config),
-    clusters: [HOOK],
-    startTimeMs: Date.now(),
+  const { values } = parseArgs({
+    options: {
+      upstream: { type: "string", multiple: true },
+      serve: { type: "boolean" },
+      workers: { type: "string" },
+      port: { type: "string" },
+      pace: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
   });
-  console.log(`conn-drain demo: build/plugin.wasm (${wasm.length} bytes) on ${WORKERS} worker VMs`);
-
-  const players = new Map<string, Stream[]>(SERVERS.map((h) => [h, []]));
-  [5, 3, 4].forEach((n, i) => {
-    const host = SERVERS[i] as string;
-    for (let k = 0; k < n; k++) players.get(host)?.push(join(gw, host, (k + i) % WORKERS));
-  });
-  step("12 players join three game servers over 4 workers", table(gw));
-
-  gw.worker(3).crash("simulated crash of worker 3");
-  step("worker 3 crashes holding 3 players", `still counted within vmTtlSeconds: ${table(gw)}`);
-  gw.advance(12_000);
-  step("12 s later (vmTtlSeconds = 10)", `its streams no longer count: ${table(gw)}`);
-
-  const game1 = SERVERS[1] as string;
-  const started = admin(gw, `/.conn-drain/drain?host=${game1}`, "POST");
-  const episode = (JSON.parse(started.body) as { drain: { episode: string } }).drain.episode;
-  step(`POST /.conn-drain/drain?host=${game1}`, `${started.status}: draining, episode ${episode}`);
-
-  const live = (players.get(game1) ?? []).filter((s) => !s.ended && s.vmIndex !== 4);
-  for (const [i, s] of live.entries()) {
-    s.close();
-    const left = live.length - i - 1;
-    step(
-      `a player leaves game1 (${left} left)`,
-      table(gw),
-      `webhook calls so far: ${gw.httpCalls().length}`,
-    );
+  if (values.help) {
+    console.log(HELP);
+    return;
   }
+  const routes: Route[] = (values.upstream ?? []).map(parseUpstream);
+  const workers = Number(values.workers ?? 4);
+  const pace = Number(values.pace ?? 300);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) fail("--workers wants 1..64");
+  const hosts = ["game0", "game1", "game2"].map(hostOf);
+  const wasmBytes = statSync("build/plugin.wasm").size;
 
-  const call = gw.httpCalls()[0];
-  if (!call) throw new Error("no drain-complete webhook was sent");
-  const expected = `sha256=${createHmac("sha256", SECRET).update(call.body).digest("hex")}`;
-  step(
-    "drain complete: the webhook went out in the same callback as the last close",
-    `POST ${call.cluster} ${header(call, ":path")}  idempotency-key: ${header(call, "idempotency-key")}`,
-    new TextDecoder().decode(call.body),
-    `signature ${header(call, "x-conn-drain-signature") === expected ? "verifies" : "DOES NOT verify"} with Node's HMAC-SHA256`,
-    `shared data conn-drain/complete/${game1}: ${gw.sharedData.get(`conn-drain/complete/${game1}`)?.text}`,
-  );
-  gw.respondHttpCall(call, { status: 200 });
-  const drains = JSON.parse(admin(gw, "/.conn-drain/drain").body) as {
-    drains: Array<{ host: string; state: string; delivery: { state: string; attempts: number } }>;
-  };
-  step(
-    "the receiver answers 200",
-    ...drains.drains.map(
-      (d) =>
-        `${d.host}: ${d.state}, delivery ${d.delivery.state} after ${d.delivery.attempts} attempt(s)`,
-    ),
-  );
+  const tb = await startTestbed({ workers, routes, port: values.port ? Number(values.port) : 0 });
+  const players: Player[] = [];
+  try {
+    say(`local gateway ${tb.gateway.url} (development tool, not a production proxy)`);
+    detail(
+      `build/plugin.wasm (${wasmBytes} bytes) on ${workers} worker VMs, Envoy's callback order`,
+    );
+    for (const r of tb.gateway.routes.list())
+      detail(`route ${r.host} -> ${r.address}  (${r.cluster})`);
+    detail(`webhook receiver on ${tb.sink.address}`);
 
-  const prom = admin(gw, "/.conn-drain?format=prometheus").body.trim().split("\n");
-  step("GET /.conn-drain?format=prometheus (samples)", ...prom.filter((l) => !l.startsWith("#")));
+    // 1. players join: 8, 6 and 4 on game0..game2, each on its own connection (spread over workers)
+    const plan: Array<[string, number]> = [
+      [hosts[0] as string, 8],
+      [hosts[1] as string, 6],
+      [hosts[2] as string, 4],
+    ];
+    let id = 0;
+    for (const [host, n] of plan) {
+      for (let k = 0; k < n; k++) players.push(await joinGame(tb.gateway.url, host, ++id));
+      say(`${n} players joined ${short(host)} (${players.length} connected)`);
+    }
+    await agree(tb, players, hosts);
+    say(`admin path: ${await countsLine(tb, hosts)}`);
+    detail(`streams per worker VM (gateway's view): ${tb.gateway.openStreams().join(" / ")}`);
+    await waitFor("a heartbeat on every player's socket", () =>
+      players.every((p) => p.heartbeats > 0),
+    );
+    await Promise.all(players.map((p) => p.echo(`hello from player ${p.id}`)));
+    say("every player got a heartbeat and an echo through the gateway");
 
-  console.log(
-    `\nDone: ${SERVERS.length} servers, ${WORKERS} workers, one drain signalled exactly once.`,
-  );
+    // 2. drain game1 through the admin path
+    const game1 = hosts[1] as string;
+    const started = await tb.admin.startDrain(game1);
+    say(`POST /.conn-drain/drain?host=${game1}`);
+    detail(
+      `episode ${started.drain.episode}, state ${started.drain.state}, active ${started.drain.active}`,
+    );
+    const refused = await joinGame(tb.gateway.url, game1, 999).then(
+      (p) => {
+        players.push(p);
+        return 200;
+      },
+      (e: { status?: number }) => e.status ?? -1,
+    );
+    if (refused !== 503) fail(`a new player on draining game1 got ${refused}, not 503`);
+    say("a new player trying game1 is refused: 503 (drain.rejectNew), game0 and game2 still open");
+
+    // 3. its players leave one by one
+    const leaving = players.filter((p) => p.host === game1 && p.connected);
+    for (const [i, p] of leaving.entries()) {
+      // Paced for a human reader only; correctness waits on conditions (`agree`).
+      await new Promise((r) => setTimeout(r, pace));
+      await p.leave();
+      await agree(tb, players, hosts);
+      say(
+        `player ${p.id} left game1 (${leaving.length - i - 1} left)  ${await countsLine(tb, hosts)}`,
+      );
+    }
+
+    // 4. the webhook
+    const d = await waitFor("the drain-complete webhook", () => tb.sink.deliveries()[0], 10_000);
+    const b = d.body ?? fail("the webhook body is not a drain-complete record");
+    say(`drain-complete webhook received: POST ${d.path}`);
+    detail(`host ${b.host}, episode ${b.episode}, reason ${b.reason}, remaining ${b.remaining}`);
+    detail(`gateway ${b.gateway}, upstreams ${b.upstreams.join(", ")}`);
+    detail(`idempotency-key ${d.idempotencyKey}  signature ${d.signature?.slice(0, 23)}...`);
+    if (!d.verified) fail("the webhook's HMAC signature or idempotency key did not verify");
+    if (b.host !== game1 || b.episode !== started.drain.episode || b.remaining !== 0) {
+      fail("the webhook does not describe the drain that was started");
+    }
+    say("verified: HMAC-SHA256 over the raw body matches, idempotency key = episode");
+    const drain = await waitFor("delivery recorded by the plugin", async () =>
+      (await tb.admin.drains()).find((x) => x.host === game1 && x.delivery.state === "delivered"),
+    );
+    detail(
+      `plugin: ${drain.state}, delivery ${drain.delivery.state} after ${drain.delivery.attempts} attempt(s)`,
+    );
+
+    // 5. summary
+    const prom = (await tb.admin.prometheus())
+      .split("\n")
+      .filter((l) => l.startsWith("conn_drain_active"));
+    say("summary");
+    detail(`admin path: ${await countsLine(tb, hosts)}`);
+    for (const [host, g] of tb.games) detail(`${short(host)} server sees ${g.players()} player(s)`);
+    for (const l of prom) detail(l);
+    detail(`webhooks: ${tb.sink.deliveries().length} delivery, verified, drain of game1 complete`);
+
+    if (values.serve) await serve(tb, hosts);
+    else say("done: game1 drained and signalled exactly once (use --serve to keep it running)");
+  } finally {
+    await Promise.allSettled(players.map((p) => p.leave(2_000)));
+    await tb.close();
+  }
 }
 
-main().catch((e) => {
-  console.error(e);
+async function serve(tb: Testbed, hosts: string[]): Promise<void> {
+  const auth = `-H 'Authorization: Bearer ${ADMIN_TOKEN}'`;
+  say("serving; Ctrl-C to stop. Try:");
+  detail(`curl ${auth} ${tb.gateway.url}/.conn-drain`);
+  detail(`curl ${auth} '${tb.gateway.url}/.conn-drain?format=prometheus'`);
+  detail(`curl ${auth} -X POST '${tb.gateway.url}/.conn-drain/drain?host=${hosts[0]}'`);
+  detail(`curl -H 'Host: ${hosts[2]}' ${tb.gateway.url}/status`);
+  detail(`WebSocket: ws://127.0.0.1:${tb.gateway.port}/play with header 'Host: ${hosts[2]}'`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  say("stopping");
+}
+
+main().catch((e: unknown) => {
+  console.error(`demo failed: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
 });

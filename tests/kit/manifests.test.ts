@@ -1,0 +1,186 @@
+// Every manifest in deploy/ parses and matches its schema (tests/kit/schemas.ts, with sources),
+// the WasmPlugin's config is one the plugin accepts (plugin.yaml's schema), the pieces of the
+// kit agree with each other (hosts, names, secrets, cluster names), and promtool accepts the
+// scrape jobs.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Ajv } from "ajv";
+import { describe, expect, it } from "vitest";
+import { parse, parseAllDocuments } from "yaml";
+import { requireTool } from "../e2e/tools.js";
+import { GRAFANA_DASHBOARD, PROMETHEUS_CONFIG } from "./observability-schemas.js";
+import { KUBE_SCHEMAS } from "./schemas.js";
+
+type Doc = Record<string, unknown> & {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name: string; namespace: string };
+};
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? files(p) : [p];
+  });
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+function check(schema: object, value: unknown, where: string): void {
+  const validate = ajv.compile(schema);
+  if (!validate(value)) throw new Error(`${where}: ${ajv.errorsText(validate.errors)}`);
+}
+
+const yamlFiles = files("deploy").filter((f) => /\.ya?ml$/.test(f));
+const docs: Array<{ file: string; doc: Doc }> = yamlFiles.flatMap((file) => {
+  const parsed = parseAllDocuments(readFileSync(file, "utf8"));
+  return parsed.map((d) => {
+    if (d.errors.length > 0) throw new Error(`${file}: ${d.errors[0]?.message}`);
+    return { file, doc: d.toJS() as Doc };
+  });
+});
+const kube = docs.filter((d) => d.doc.kind !== undefined);
+const find = (kind: string, name: string) =>
+  kube.find((d) => d.doc.kind === kind && d.doc.metadata?.name === name)?.doc as Doc;
+const at = (o: unknown, ...path: Array<string | number>): unknown =>
+  path.reduce<unknown>((v, k) => (v as Record<string | number, unknown> | undefined)?.[k], o);
+
+describe("deploy/ manifests", () => {
+  it("has the kit's files", () => {
+    expect(yamlFiles.length).toBeGreaterThanOrEqual(8);
+    for (const f of [
+      "deploy/probe.sh",
+      "deploy/grafana/conn-drain-dashboard.json",
+      "deploy/receiver/Dockerfile",
+    ]) {
+      expect(statSync(f).isFile()).toBe(true);
+    }
+  });
+
+  it.each(kube.map((d) => [`${d.file}: ${d.doc.kind}/${d.doc.metadata?.name}`, d.doc]))(
+    "%s matches its schema",
+    (where, doc) => {
+      const schema = KUBE_SCHEMAS[`${doc.apiVersion}/${doc.kind}`];
+      expect(schema, `no schema for ${doc.apiVersion}/${doc.kind}`).toBeDefined();
+      check(schema as object, doc, where as string);
+    },
+  );
+
+  it("the WasmPlugin's defaultConfig is valid conn-drain configuration (plugin.yaml)", () => {
+    const spec = parse(readFileSync("plugin.yaml", "utf8")) as Doc;
+    const schema = at(spec, "spec", "configSchema", "openAPIV3Schema") as object;
+    check(schema, at(find("WasmPlugin", "conn-drain"), "spec", "defaultConfig"), "defaultConfig");
+  });
+
+  it("the pieces agree: hosts, GameServer names, secrets, the receiver's cluster", () => {
+    const gss = find("GameServerSet", "postio");
+    const conf = at(gss, "spec", "network", "networkConf") as Array<{
+      name: string;
+      value: string;
+    }>;
+    const host = conf.find((c) => c.name === "Host")?.value ?? "";
+    expect(host.split("<id>")).toHaveLength(2);
+    const env = (o: Doc, ...p: Array<string | number>) =>
+      Object.fromEntries(
+        (at(o, ...p) as Array<{ name: string; value?: string }>).map((e) => [e.name, e.value]),
+      );
+    const gameEnv = env(gss, "spec", "gameServerTemplate", "spec", "containers", 0, "env");
+    expect(gameEnv.GS_HOST_TEMPLATE).toBe(host);
+    const rx = find("Deployment", "conn-drain-receiver");
+    const rxEnv = env(rx, "spec", "template", "spec", "containers", 0, "env");
+    expect(rxEnv.HOST_TEMPLATE).toBe(host);
+    expect(rxEnv.GAMESERVER_TEMPLATE).toBe(`${gss.metadata?.name}-<id>`);
+    expect(rxEnv.GAME_NAMESPACE).toBe(gss.metadata?.namespace);
+    // The block label: set at birth, awaited by the hook, released by the probe's action.
+    const label = "gs-sync/delete-block";
+    expect(at(gss, "spec", "lifecycle", "preDelete", "labelsHandler", label)).toBe("true");
+    expect(at(gss, "spec", "lifecycle", "preDelete", "markPodNotReady")).toBe(true);
+    expect(at(gss, "spec", "gameServerTemplate", "metadata", "labels", label)).toBe("true");
+    expect(at(gss, "spec", "serviceQualities", 0, "serviceQualityAction", 0)).toMatchObject({
+      state: true,
+      result: "done",
+      labels: { [label]: "false" },
+    });
+    // The plugin's hosts cover the game's hosts; the webhook cluster is the receiver Service.
+    const wp = find("WasmPlugin", "conn-drain");
+    const cfg = at(wp, "spec", "defaultConfig") as Record<string, Record<string, string>>;
+    expect((cfg.hosts as unknown as string[])[0]).toBe(`*${host.slice(host.indexOf("."))}`);
+    const svc = find("Service", "conn-drain-receiver");
+    const svcPort = at(svc, "spec", "ports", 0, "port");
+    expect(cfg.webhook?.cluster).toBe(
+      `outbound|${svcPort}||${svc.metadata?.name}.${svc.metadata?.namespace}.svc.cluster.local`,
+    );
+    expect(at(find("Secret", "conn-drain-webhook"), "stringData", "secret")).toBe(
+      cfg.webhook?.secret,
+    );
+    expect(at(find("Secret", "conn-drain-admin"), "stringData", "token")).toBe(cfg.admin?.token);
+    // Replicas: the probe's DNS name and the receiver's Service are the headless one.
+    const replicas = find("Service", "higress-gateway-replicas");
+    expect(at(replicas, "spec", "clusterIP")).toBe("None");
+    expect(at(replicas, "spec", "publishNotReadyAddresses")).toBe(true);
+    expect(gameEnv.GATEWAY_SERVICE).toBe(
+      "higress-gateway-replicas.higress-system.svc.cluster.local",
+    );
+    expect(rxEnv.GATEWAY_SERVICE).toBe("higress-system/higress-gateway-replicas");
+  });
+
+  it("the receiver's Roles grant only get/patch on gameservers and list on endpointslices", () => {
+    const rules = kube
+      .filter((d) => d.doc.kind === "Role")
+      .flatMap((d) =>
+        (d.doc.rules as Array<Record<string, string[]>>).map((r) => ({
+          ...r,
+          ns: d.doc.metadata?.namespace,
+        })),
+      );
+    expect(rules).toEqual([
+      {
+        apiGroups: ["game.kruise.io"],
+        resources: ["gameservers"],
+        verbs: ["get", "patch"],
+        ns: "default",
+      },
+      {
+        apiGroups: ["discovery.k8s.io"],
+        resources: ["endpointslices"],
+        verbs: ["list"],
+        ns: "higress-system",
+      },
+    ]);
+  });
+
+  it("the Prometheus scrape jobs match the schema", () => {
+    const cfg = parse(readFileSync("deploy/prometheus/scrape-config.yaml", "utf8"));
+    check(PROMETHEUS_CONFIG, cfg, "scrape-config.yaml");
+  });
+
+  it.runIf(requireTool("promtool"))("promtool accepts the scrape jobs", () => {
+    // Debian's Prometheus is built without Kubernetes service discovery, so promtool checks a
+    // copy whose kubernetes_sd_configs are replaced by a static target; the rest is as shipped.
+    const text = readFileSync("deploy/prometheus/scrape-config.yaml", "utf8").replace(
+      /kubernetes_sd_configs:\n(\s+)- role: pod\n\s+namespaces:\n\s+names: \[[a-z-]+\]\n/g,
+      (_m, indent: string) => `static_configs:\n${indent}- targets: ["127.0.0.1:80"]\n`,
+    );
+    expect(text).not.toContain("kubernetes_sd_configs");
+    const dir = mkdtempSync(join(tmpdir(), "conn-drain-promtool-"));
+    try {
+      const file = join(dir, "prometheus.yml");
+      writeFileSync(file, text);
+      execFileSync("promtool", ["check", "config", "--syntax-only", file], { stdio: "pipe" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the Grafana dashboard matches the schema and queries conn-drain's metrics", () => {
+    const dash = JSON.parse(readFileSync("deploy/grafana/conn-drain-dashboard.json", "utf8"));
+    check(GRAFANA_DASHBOARD, dash, "conn-drain-dashboard.json");
+    const exprs = (dash.panels as Array<{ targets: Array<{ expr: string }> }>).flatMap((p) =>
+      p.targets.map((t) => t.expr),
+    );
+    for (const e of exprs) expect(e).toMatch(/conn_drain_(active|draining|overflow|receiver_)/);
+    const ids = (dash.panels as Array<{ id: number }>).map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});
