@@ -108,6 +108,21 @@ export function getHeader(mapType: u32, name: string): string | null {
   return takeString();
 }
 
+/** A header's raw bytes, or null: for values that must be checked before any decoding. */
+export function getHeaderBytes(mapType: u32, name: string): ArrayBuffer | null {
+  clearOut();
+  const key = String.UTF8.encode(name);
+  const status = abi.proxy_get_header_map_value(
+    mapType,
+    changetype<usize>(key),
+    key.byteLength,
+    OUT_PTR,
+    OUT_SIZE,
+  );
+  if (status != WasmResult.Ok) return null;
+  return takeBytes();
+}
+
 export function getRequestHeader(name: string): string | null {
   return getHeader(HeaderMap.RequestHeaders, name);
 }

@@ -27,6 +27,23 @@ export function checkedKey(value: string): string | null {
   return validKey(value) ? value : null;
 }
 
+/**
+ * Turns raw header or property bytes into text only if every byte is printable ASCII. Checking
+ * before decoding matters: AssemblyScript's UTF-8 decoder drops invalid sequences, so
+ * "game1.example.com\xff" would otherwise read as "game1.example.com" and count under a real host.
+ */
+export function asciiKey(bytes: ArrayBuffer | null): string | null {
+  if (bytes === null) return null;
+  const n = bytes.byteLength;
+  if (n == 0 || n > MAX_KEY_LENGTH) return null;
+  const p = changetype<usize>(bytes);
+  for (let i = 0; i < n; i++) {
+    const c = load<u8>(p + <usize>i);
+    if (c <= 0x20 || c >= 0x7f) return null;
+  }
+  return String.UTF8.decodeUnsafe(p, <usize>n);
+}
+
 function validKey(key: string): bool {
   if (key.length == 0 || key.length > MAX_KEY_LENGTH) return false;
   for (let i = 0; i < key.length; i++) {

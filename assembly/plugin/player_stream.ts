@@ -2,8 +2,9 @@
 // its upstream host from the moment the host key is known until the stream ends, and released
 // exactly once, whichever of on_log / on_done comes first.
 import { HttpContext } from "../abi/context";
-import { Action, LogLevel } from "../abi/enums";
+import { Action, HeaderMap, LogLevel } from "../abi/enums";
 import {
+  getHeaderBytes,
   getProperty,
   getPropertyString,
   getRequestHeader,
@@ -15,7 +16,7 @@ import {
 import { AdminRequest } from "./admin";
 import { KeyBy } from "./config";
 import { Lease } from "./connection_table";
-import { checkedKey, normalizeAuthority } from "./host_key";
+import { asciiKey, normalizeAuthority } from "./host_key";
 import { ConnDrainRoot, table } from "./root";
 
 export class PlayerStream extends HttpContext {
@@ -37,11 +38,10 @@ export class PlayerStream extends HttpContext {
       return Action.Pause;
     }
     if (config.keyBy == KeyBy.Authority) {
-      const authority = getRequestHeader(":authority");
+      const authority = asciiKey(getHeaderBytes(HeaderMap.RequestHeaders, ":authority"));
       this.count(authority === null ? null : normalizeAuthority(authority));
     } else if (config.keyBy == KeyBy.Cluster) {
-      const cluster = getPropertyString(["cluster_name"]);
-      this.count(cluster === null ? null : checkedKey(cluster));
+      this.count(asciiKey(getProperty(["cluster_name"])));
     }
     return this.local ? Action.Pause : Action.Continue;
   }
@@ -53,9 +53,9 @@ export class PlayerStream extends HttpContext {
     if (config === null) return Action.Continue;
     if (config.keyBy == KeyBy.Upstream) {
       // Envoy knows the upstream address only once it picked an upstream host.
-      const address = getPropertyString(["upstream", "address"]);
+      const address = getProperty(["upstream", "address"]);
       if (address === null) return Action.Continue;
-      this.count(checkedKey(address));
+      this.count(asciiKey(address));
       if (this.local) return Action.Pause;
       if (this.lease !== null) table.grantGauge(this.lease!);
     } else if (this.lease !== null && !this.lease!.metered) {

@@ -102,3 +102,15 @@ describe("counting per upstream host across worker VMs", () => {
     expect(counts(gw).totalActive).toBe(0);
   });
 });
+
+describe("host keys are checked as raw bytes", () => {
+  it("an invalid UTF-8 byte does not make a key alias a real host (it is skipped)", async () => {
+    const gw = await gateway({ ...adminConfig, keyBy: "cluster" });
+    const real = "outbound|5000||game1.default.svc.cluster.local";
+    const aliased = Uint8Array.from([...Buffer.from(real), 0xf0, 0x5c]);
+    const s = gw.worker(0).openStream({ properties: { cluster_name: aliased } });
+    s.sendRequestHeaders({ ":method": "GET", ":path": "/", ":authority": "game1.example.com" });
+    connectPlayer(gw, "game1.example.com", { vm: 1, cluster: real });
+    expect(activeByHost(gw)).toEqual({ [real]: 1 });
+  });
+});
