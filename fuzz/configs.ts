@@ -40,9 +40,9 @@ export function validConfig(rng: Rng, token: string): Record<string, unknown> {
       cluster: "hook",
       authority: "hook.example.com",
       path: "/x",
-      timeoutMs: 100 + rng.int(60000),
+      timeoutMs: 100 + rng.int(59901),
       maxAttempts: 1 + rng.int(100),
-      backoffMs: 100 + rng.int(600000),
+      backoffMs: 100 + rng.int(599901),
     };
   if (rng.chance(0.2)) c._rules_ = [{ _match_route_: ["r1"] }];
   return c;
