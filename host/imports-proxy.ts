@@ -200,15 +200,18 @@ export function proxyImports(vm: Vm): Record<string, Fn> {
     ): number {
       const key = str(kp, ks);
       const got = svc.sharedData.store.get(svc.sharedData.vmId, key);
-      vm.runHook(() =>
-        svc.sharedData.fireAfterGet({
-          vmIndex: vm.index,
-          key,
-          value: got?.value,
-          text: got ? utf8Decode(got.value) : undefined,
-          cas: got?.cas ?? 0,
-        }),
-      );
+      // Benchmarks run through here: build the event only when a test is watching.
+      if (svc.sharedData.watchingGets) {
+        vm.runHook(() =>
+          svc.sharedData.fireAfterGet({
+            vmIndex: vm.index,
+            key,
+            value: got?.value,
+            text: got ? utf8Decode(got.value) : undefined,
+            cas: got?.cas ?? 0,
+          }),
+        );
+      }
       if (!got) return R.NotFound;
       mem().copyOut(got.value, vpp, vsp);
       mem().setU32(casPtr, got.cas);
@@ -218,15 +221,17 @@ export function proxyImports(vm: Vm): Record<string, Fn> {
     proxy_set_shared_data(kp: number, ks: number, vp: number, vs: number, cas: number): number {
       const key = str(kp, ks);
       const value = mem().read(vp, vs);
-      vm.runHook(() =>
-        svc.sharedData.fireBeforeSet({
-          vmIndex: vm.index,
-          key,
-          value,
-          text: utf8Decode(value),
-          cas: cas >>> 0,
-        }),
-      );
+      if (svc.sharedData.watchingSets) {
+        vm.runHook(() =>
+          svc.sharedData.fireBeforeSet({
+            vmIndex: vm.index,
+            key,
+            value,
+            text: utf8Decode(value),
+            cas: cas >>> 0,
+          }),
+        );
+      }
       return svc.sharedData.store.set(svc.sharedData.vmId, key, value, cas >>> 0);
     },
 

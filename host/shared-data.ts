@@ -139,6 +139,15 @@ export class SharedDataView {
     this.beforeSet.clear();
   }
 
+  /** Whether a get hook would run now (lets the import skip building an event nobody reads). */
+  get watchingGets(): boolean {
+    return this.afterGet.size > 0 && !this.inHook;
+  }
+
+  get watchingSets(): boolean {
+    return this.beforeSet.size > 0 && !this.inHook;
+  }
+
   /** Called by the import after the read, before returning to wasm. */
   fireAfterGet(e: SharedGetEvent): void {
     this.fire(this.afterGet, e);

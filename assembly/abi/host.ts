@@ -235,6 +235,33 @@ export function sharedGet(key: string, out: SharedRead): SharedRead {
   return out;
 }
 
+/**
+ * Reads a value without copying it into managed memory: returns its address (0 if the key is
+ * missing) for the caller to inspect, then the caller must call releaseRaw(). For scans that look
+ * at thousands of values and keep few of them.
+ */
+export function sharedGetRaw(key: string): usize {
+  clearOut();
+  const k = String.UTF8.encode(key);
+  const status = abi.proxy_get_shared_data(
+    changetype<usize>(k),
+    k.byteLength,
+    OUT_PTR,
+    OUT_SIZE,
+    OUT_CAS,
+  );
+  if (status != WasmResult.Ok) return 0;
+  return load<usize>(OUT_PTR);
+}
+
+export function rawSize(): usize {
+  return <usize>load<u32>(OUT_SIZE);
+}
+
+export function releaseRaw(ptr: usize): void {
+  if (ptr != 0) heap.free(ptr);
+}
+
 export function sharedSet(key: string, value: ArrayBuffer, cas: u32): u32 {
   const k = String.UTF8.encode(key);
   return abi.proxy_set_shared_data(

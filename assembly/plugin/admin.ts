@@ -3,16 +3,15 @@
 // admin.allowCidrs; without either configured the endpoint does not exist.
 
 import { nowMillis } from "../abi/host";
-import { renderHostJson, renderJson, renderPrometheus } from "./admin_render";
+import { byHost, renderHostJson, renderJson, renderPrometheus } from "./admin_render";
+import { ByteBuffer } from "./byte_buffer";
 import { parseSocketAddress } from "./cidr";
 import { AdminConfig, KeyBy } from "./config";
 import { ConnectionTable, HostCount } from "./connection_table";
 import { Drain, DrainSource } from "./drain";
 import { DrainController, DrainOutcome } from "./drain_controller";
-import { drainJson } from "./drain_render";
+import { writeDrainJson } from "./drain_render";
 import { checkedKey, normalizeAuthority } from "./host_key";
-import { jsonString } from "./json";
-import { Slot } from "./slot";
 
 export class AdminRequest {
   method: string = "";
@@ -27,7 +26,7 @@ export class AdminReply {
   constructor(
     public status: u32,
     public contentType: string,
-    public body: string,
+    public body: ArrayBuffer,
   ) {}
 
   header(name: string, value: string): AdminReply {
@@ -41,7 +40,7 @@ const JSON_TYPE = "application/json";
 const PROM_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 function problem(status: u32, reason: string): AdminReply {
-  return new AdminReply(status, "text/plain; charset=utf-8", reason + "\n");
+  return new AdminReply(status, "text/plain; charset=utf-8", String.UTF8.encode(reason + "\n"));
 }
 
 class Query {
@@ -105,8 +104,7 @@ export class AdminEndpoint {
       const active = slot === null ? 0 : this.table.total(slot, nowMillis());
       const drain: Drain | null = slot === null ? null : slot.drain;
       if (prometheus) {
-        const probe = slot !== null ? slot : new Slot();
-        const one = [new HostCount(host, active, probe)];
+        const one = [new HostCount(host, active, drain)];
         return new AdminReply(200, PROM_TYPE, renderPrometheus(this.gateway, one, 0));
       }
       return new AdminReply(200, JSON_TYPE, renderHostJson(this.gateway, host, active, drain));
@@ -148,22 +146,31 @@ export class AdminEndpoint {
     const active = slot === null ? 0 : this.table.total(slot, nowMillis());
     // Re-read so the answer shows a completion that happened in this very request.
     const d = slot !== null && slot.drain !== null ? slot.drain! : outcome.drain!;
-    const body =
-      '{"gateway":' + jsonString(this.gateway) + ',"drain":' + drainJson(host, active, d);
-    const extra = outcome.error.length > 0 ? ',"error":' + jsonString(outcome.error) : "";
-    return new AdminReply(outcome.status, JSON_TYPE, body + extra + "}\n");
+    const out = new ByteBuffer(512);
+    out.str('{"gateway":').json(this.gateway).str(',"drain":');
+    writeDrainJson(out, host, active, d);
+    if (outcome.error.length > 0) out.str(',"error":').json(outcome.error);
+    out.str("}\n");
+    return new AdminReply(outcome.status, JSON_TYPE, out.bytes());
   }
 
-  private drainList(): string {
+  private drainList(): ArrayBuffer {
     const snapshot = this.table.snapshot();
-    const parts: string[] = [];
+    const drained: HostCount[] = [];
     for (let i = 0; i < snapshot.hosts.length; i++) {
       const h = unchecked(snapshot.hosts[i]);
-      const d = h.slot.drain;
-      if (d !== null) parts.push(drainJson(h.host, h.active, d));
+      if (h.drain !== null) drained.push(h);
     }
-    parts.sort();
-    return '{"gateway":' + jsonString(this.gateway) + ',"drains":[' + parts.join(",") + "]}\n";
+    drained.sort(byHost);
+    const out = new ByteBuffer(64 + drained.length * 300);
+    out.str('{"gateway":').json(this.gateway).str(',"drains":[');
+    for (let i = 0; i < drained.length; i++) {
+      const h = unchecked(drained[i]);
+      if (i > 0) out.byte(0x2c);
+      writeDrainJson(out, h.host, h.active, h.drain!);
+    }
+    out.str("]}\n");
+    return out.bytes();
   }
 
   /** 403 for a source outside the allow-list, 401 for a missing or wrong token; else null. */

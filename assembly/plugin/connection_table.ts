@@ -9,14 +9,23 @@
 // flood of invented Host headers can neither grow shared data nor blind the table: idle hosts are
 // evicted to make room, and streams of hosts that find no room count in one overflow figure.
 import { LogLevel, WasmResult } from "../abi/enums";
-import { log, nowMillis, SharedRead, sharedGet, sharedSet } from "../abi/host";
+import {
+  log,
+  nowMillis,
+  rawSize,
+  releaseRaw,
+  SharedRead,
+  sharedGet,
+  sharedGetRaw,
+  sharedSet,
+} from "../abi/host";
 import { BUCKETS, Bucket, bucketOf, decodeBucket } from "./bucket";
 import { Config } from "./config";
-import { CompletionReason } from "./drain";
+import { CompletionReason, Drain } from "./drain";
 import { completeDrain } from "./drain_rules";
 import { HostMetrics, hostMetricName, OVERFLOW_METRIC } from "./host_metrics";
 import { decodeU32, encodeU32, ensure, SharedKeys } from "./shared_keys";
-import { decodeSlot, FLAG_METERED, freeSlotValue, Slot } from "./slot";
+import { decodeSlot, decodeSlotAt, FLAG_METERED, freeSlotValue, isFreeAt, Slot } from "./slot";
 import { CountOp, MeterOp, PruneOp, SlotOp } from "./slot_ops";
 import { VmLiveness } from "./vm_liveness";
 
@@ -25,7 +34,6 @@ export const OVERFLOW_HOST = "\u0001overflow";
 
 const MAX_CAS_ATTEMPTS = 32;
 const MAX_OPEN_ATTEMPTS = 4;
-const PROBE_LIMIT = 64;
 const SWEEP_PER_TICK = 64;
 
 export enum Update {
@@ -59,7 +67,7 @@ export class HostCount {
   constructor(
     public host: string,
     public active: i64,
-    public slot: Slot,
+    public drain: Drain | null,
   ) {}
 }
 
@@ -84,6 +92,8 @@ export class ConnectionTable {
   private slotCache: Map<string, i32> = new Map<string, i32>();
   private deniedGauge: Set<string> = new Set<string>();
   private cursor: i32 = 0;
+  /** Until when a full pass found no room (see claimSlot). */
+  private fullUntil: i64 = 0;
   private sweepCursor: i32 = 0;
   private read: SharedRead = new SharedRead();
   /** Releases that lost every CAS attempt; retried on tick so no count outlives its stream. */
@@ -378,13 +388,16 @@ export class ConnectionTable {
   }
 
   /**
-   * Finds a slot for `fresh`: a free one, else one whose host is idle (evicted). Probes at most
-   * PROBE_LIMIT slots per call from a rotating cursor, so a flood of invented hosts costs bounded
-   * work.
+   * Finds a slot for `fresh`: a free one, else one whose host is idle (evicted). Scans from this
+   * VM's rotating cursor, stopping at the first free slot (or, once an idle victim is in hand, a
+   * few probes later). When a whole pass finds neither, the table is full of live hosts: new
+   * hosts go to overflow without another scan until the next tick, so a flood cannot make every
+   * stream pay for a full pass.
    */
   private claimSlot(host: string, fresh: Slot): i32 {
     const now = nowMillis();
-    const limit = min(PROBE_LIMIT, this.maxHosts);
+    if (now < this.fullUntil) return -1;
+    const limit = this.maxHosts;
     let victim = -1;
     for (let p = 0; p < limit; p++) {
       const i = this.cursor;
@@ -399,7 +412,10 @@ export class ConnectionTable {
       // A full table under a flood: an idle victim is in hand, stop looking for a free slot.
       if (victim >= 0 && p >= 8) break;
     }
-    if (victim < 0) return -1;
+    if (victim < 0) {
+      this.fullUntil = now + this.liveness.recheckMillis;
+      return -1;
+    }
     if (sharedGet(this.keys.slot(victim), this.read).status != WasmResult.Ok) return -1;
     const slot = decodeSlot(this.read.value);
     if (!slot.isFree && !this.idle(slot, now)) return -1;
@@ -475,6 +491,16 @@ export class ConnectionTable {
    * metric, so at most metrics.maxHosts names are ever granted per process (recorded in the
    * shared `metered` list); past that, hosts are counted but have no gauge of their own.
    */
+  /** Whether `lease` could still earn a gauge (so the caller need not look at the upstream). */
+  wantsGauge(lease: Lease): bool {
+    return (
+      this.metricsEnabled &&
+      !lease.metered &&
+      !lease.isOverflow &&
+      !this.deniedGauge.has(lease.host)
+    );
+  }
+
   grantGauge(lease: Lease): void {
     if (!this.metricsEnabled || lease.metered || lease.isOverflow) return;
     const host = lease.host;
@@ -536,11 +562,18 @@ export class ConnectionTable {
     }
     const now = nowMillis();
     for (let i = 0; i < capacity; i++) {
-      if (sharedGet(this.keys.slot(i), this.read).status != WasmResult.Ok) continue;
-      const slot = decodeSlot(this.read.value);
-      if (slot.isFree) continue;
+      // Most slots of a large table are free: look at the raw bytes before decoding anything.
+      const p = sharedGetRaw(this.keys.slot(i));
+      if (p == 0) continue;
+      const size = rawSize();
+      if (isFreeAt(p, size)) {
+        releaseRaw(p);
+        continue;
+      }
+      const slot = decodeSlotAt(p, size);
+      releaseRaw(p);
       const active = this.total(slot, now);
-      out.hosts.push(new HostCount(slot.host, active, slot));
+      out.hosts.push(new HostCount(slot.host, active, slot.drain));
       out.totalActive += active;
     }
     out.overflow = this.overflowActive();

@@ -1,5 +1,7 @@
 // JSON forms of a drain: the admin view, and the drain-complete event (shared-data key value and
 // webhook body).
+
+import { ByteBuffer } from "./byte_buffer";
 import { Delivery, Drain } from "./drain";
 import { deliveryName, reasonName, sourceName, stateName } from "./drain_rules";
 import { jsonString } from "./json";
@@ -14,43 +16,39 @@ function upstreamsJson(d: Drain): string {
   return "[" + parts.join(",") + "]";
 }
 
-/** The admin view of a host's drain. */
-export function drainJson(host: string, active: i64, d: Drain): string {
-  return (
-    '{"host":' + jsonString(host) + ',"active":' + active.toString() + "," + drainFields(d) + "}"
-  );
+/** The admin view of a host's drain: `{"host":…,"active":…,<drain fields>}`. */
+export function writeDrainJson(out: ByteBuffer, host: string, active: i64, d: Drain): void {
+  out.str('{"host":').json(host).str(',"active":').int(active).byte(0x2c);
+  writeDrainFields(out, d);
+  out.byte(0x7d);
 }
 
 /** A drain's own fields, without the braces (embedded in host entries and drain views). */
-export function drainFields(d: Drain): string {
-  let s =
-    '"episode":' +
-    jsonString(d.episode) +
-    ',"state":"' +
-    stateName(d.state) +
-    '","source":"' +
-    sourceName(d.source) +
-    '","startedAt":"' +
-    isoTime(d.startedAt) +
-    '","deadline":' +
-    (d.deadlineAt > 0 ? '"' + isoTime(d.deadlineAt) + '"' : "null") +
-    ',"upstreams":' +
-    upstreamsJson(d);
+export function writeDrainFields(out: ByteBuffer, d: Drain): void {
+  out.str('"episode":').json(d.episode);
+  out.str(',"state":"').str(stateName(d.state));
+  out.str('","source":"').str(sourceName(d.source));
+  out.str('","startedAt":"').str(isoTime(d.startedAt)).str('","deadline":');
+  if (d.deadlineAt > 0) out.byte(0x22).str(isoTime(d.deadlineAt)).byte(0x22);
+  else out.str("null");
+  out.str(',"upstreams":[');
+  for (let i = 0; i < d.upstreams.length; i++) {
+    if (i > 0) out.byte(0x2c);
+    out.json(unchecked(d.upstreams[i]));
+  }
+  out.byte(0x5d);
   if (d.completedAt > 0) {
-    s +=
-      ',"completedAt":"' +
-      isoTime(d.completedAt) +
-      '","reason":"' +
-      reasonName(d.reason) +
-      '","remaining":' +
-      d.remaining.toString();
+    out.str(',"completedAt":"').str(isoTime(d.completedAt));
+    out.str('","reason":"').str(reasonName(d.reason)).str('","remaining":').int(d.remaining);
   }
-  s +=
-    ',"delivery":{"state":"' + deliveryName(d.delivery) + '","attempts":' + d.attempts.toString();
-  if (d.delivery != Delivery.None && d.lastError.length > 0) {
-    s += ',"lastError":' + jsonString(d.lastError);
-  }
-  return s + "}";
+  out
+    .str(',"delivery":{"state":"')
+    .str(deliveryName(d.delivery))
+    .str('","attempts":')
+    .int(d.attempts);
+  if (d.delivery != Delivery.None && d.lastError.length > 0)
+    out.str(',"lastError":').json(d.lastError);
+  out.byte(0x7d);
 }
 
 /**

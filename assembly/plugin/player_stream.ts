@@ -58,7 +58,7 @@ export class PlayerStream extends HttpContext {
       this.count(asciiKey(address));
       if (this.local) return Action.Pause;
       if (this.lease !== null) table.grantGauge(this.lease!);
-    } else if (this.lease !== null && !this.lease!.metered) {
+    } else if (this.lease !== null && table.wantsGauge(this.lease!)) {
       // Only hosts that really reached an upstream earn a gauge (Envoy never frees one).
       if (getProperty(["upstream", "address"]) !== null) table.grantGauge(this.lease!);
     }
@@ -122,7 +122,7 @@ export class PlayerStream extends HttpContext {
     for (let i = 0; i + 1 < reply.headers.length; i += 2) {
       headers.push(new HeaderPair(unchecked(reply.headers[i]), unchecked(reply.headers[i + 1])));
     }
-    const body = req.method == "HEAD" ? new ArrayBuffer(0) : String.UTF8.encode(reply.body);
+    const body = req.method == "HEAD" ? new ArrayBuffer(0) : reply.body;
     sendLocalResponse(reply.status, "conn_drain_admin", body, headers);
   }
 }

@@ -93,9 +93,16 @@ export class Slot {
 
 /** Decodes a slot value; an empty or foreign value reads as a free slot. */
 export function decodeSlot(bytes: ArrayBuffer): Slot {
+  return decodeSlotAt(changetype<usize>(bytes), <usize>bytes.byteLength);
+}
+
+/** Whether the value at `p` is a free slot, without decoding (and allocating) anything. */
+export function isFreeAt(p: usize, size: usize): bool {
+  return size < 12 || load<u32>(p) != VERSION || load<u16>(p, 8) == 0;
+}
+
+export function decodeSlotAt(p: usize, size: usize): Slot {
   const slot = new Slot();
-  const size = <usize>bytes.byteLength;
-  const p = changetype<usize>(bytes);
   if (size < 12 || load<u32>(p) != VERSION) return slot;
   slot.flags = load<u32>(p, 4);
   const hostSize = <usize>load<u16>(p, 8);

@@ -61,3 +61,16 @@ describe("a flood of invented Host headers", () => {
     expect(counts(gw)).toMatchObject({ overflow: 0, totalActive: 0 });
   });
 });
+
+describe("a nearly full table", () => {
+  it("finds the last free slots from any worker: 1,000 hosts in 1,024 slots over 8 workers, no overflow", async () => {
+    const gw = await gateway(
+      { ...adminConfig, maxHosts: 1024, metrics: { enabled: false } },
+      { workers: 8 },
+    );
+    for (let i = 0; i < 1000; i++) connectPlayer(gw, `g${i}.example.com`, { vm: i % 8 });
+    const view = counts(gw);
+    expect(view.overflow).toBe(0);
+    expect(view.hosts).toHaveLength(1000);
+  });
+});
