@@ -91,6 +91,7 @@ export class ConnectionTable {
   /** host -> slot, a hint only: every use re-checks the slot's host. */
   private slotCache: Map<string, i32> = new Map<string, i32>();
   private deniedGauge: Set<string> = new Set<string>();
+  private toldGaugeCap: bool = false;
   private cursor: i32 = 0;
   /** Until when a full pass found no room (see claimSlot). */
   private fullUntil: i64 = 0;
@@ -126,6 +127,7 @@ export class ConnectionTable {
     // Long enough for the call to time out and the owner to notice on its next tick.
     this.leaseMillis = <i64>config.webhook.timeoutMs + 2 * <i64>config.tickMs;
     this.deniedGauge.clear();
+    this.toldGaugeCap = false;
     this.liveness.ttlMillis = <i64>config.vmTtlSeconds * 1000;
     this.liveness.recheckMillis = <i64>config.tickMs;
     if (this.cursor >= this.maxHosts) this.cursor = 0;
@@ -133,6 +135,7 @@ export class ConnectionTable {
     // No heartbeat here: on_configure also runs in Envoy's throw-away canary VM, which would
     // leave a key behind on every config update. A VM beats on its first count and every tick.
     this.liveness.beating = false;
+    this.tickClock = nowMillis();
     return this.ensureKeys();
   }
 
@@ -168,8 +171,12 @@ export class ConnectionTable {
     return false;
   }
 
+  /** The time at the last tick or configure: close enough to judge heartbeats by. */
+  tickClock: i64 = 0;
+
   /** Runs on every tick of every VM. */
   heartbeat(): void {
+    this.tickClock = nowMillis();
     this.liveness.heartbeat(this.keys);
     this.retryPending();
     this.sweep();
@@ -211,7 +218,9 @@ export class ConnectionTable {
    * completed in it: so exactly one write, by one VM, ever completes an episode.
    */
   update(key: string, host: string, op: SlotOp): Update {
-    const now = nowMillis();
+    // Counting judges liveness on the tick clock (one host call less per open and close);
+    // drain transitions and completions stamp the precise time.
+    const now = op.preciseTime ? nowMillis() : this.tickClock;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       if (sharedGet(key, this.read).status != WasmResult.Ok) return Update.WrongHost;
       const slot = decodeSlot(this.read.value);
@@ -220,7 +229,7 @@ export class ConnectionTable {
       const dropped = this.dropDead(slot, now);
       const total = this.total(slot, now);
       const completed = slot.draining && total == 0;
-      if (completed) this.complete(slot, now);
+      if (completed) this.complete(slot, op.preciseTime ? now : nowMillis());
       const status = sharedSet(key, slot.encode(), this.read.cas);
       if (status == WasmResult.Ok) {
         if (slot.metered) this.metrics.add(this.metricName(host), op.countDelta - dropped);
@@ -508,7 +517,14 @@ export class ConnectionTable {
     if (!this.reserveGaugeName(host)) {
       if (this.deniedGauge.size >= this.maxHosts) this.deniedGauge.clear();
       this.deniedGauge.add(host);
-      log(LogLevel.Info, "metrics.maxHosts reached: " + host + " is counted without a gauge");
+      // Once per VM and config: a flood of new hosts past the cap must not flood the log.
+      if (!this.toldGaugeCap) {
+        this.toldGaugeCap = true;
+        log(
+          LogLevel.Info,
+          "metrics.maxHosts reached: " + host + " and later hosts are counted without a gauge",
+        );
+      }
       return;
     }
     const r = this.update(lease.key, host, new MeterOp(this.metrics, hostMetricName(host)));

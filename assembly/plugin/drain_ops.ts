@@ -11,6 +11,7 @@ export class StartDrainOp extends SlotOp {
 
   constructor(public fresh: Drain) {
     super();
+    this.preciseTime = true;
   }
 
   apply(slot: Slot, self: u32, now: i64): bool {
@@ -39,6 +40,7 @@ export class CancelDrainOp extends SlotOp {
 
   constructor(public onlyConfig: bool) {
     super();
+    this.preciseTime = true;
   }
 
   apply(slot: Slot, self: u32, now: i64): bool {
@@ -60,6 +62,7 @@ export class DeadlineOp extends SlotOp {
     public leaseMillis: i64,
   ) {
     super();
+    this.preciseTime = true;
   }
 
   apply(slot: Slot, self: u32, now: i64): bool {
@@ -88,6 +91,7 @@ export class TakeOverOp extends SlotOp {
     public leaseMillis: i64,
   ) {
     super();
+    this.preciseTime = true;
   }
 
   apply(slot: Slot, self: u32, now: i64): bool {
@@ -109,6 +113,7 @@ export class AttemptOp extends SlotOp {
     public leaseMillis: i64,
   ) {
     super();
+    this.preciseTime = true;
   }
 
   apply(slot: Slot, self: u32, now: i64): bool {
@@ -135,6 +140,7 @@ export class OutcomeOp extends SlotOp {
     public retryDelay: i64,
   ) {
     super();
+    this.preciseTime = true;
   }
 
   apply(slot: Slot, self: u32, now: i64): bool {

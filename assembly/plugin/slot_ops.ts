@@ -8,6 +8,8 @@ import { FLAG_METERED, Slot } from "./slot";
 export abstract class SlotOp {
   /** Change in live streams this op makes (mirrored into the host's gauge). */
   countDelta: i64 = 0;
+  /** Drain ops stamp times and compare deadlines: they read the clock; counting does not. */
+  preciseTime: bool = false;
 
   /** Mutates `slot`; returns false to leave the slot untouched (nothing to write). */
   abstract apply(slot: Slot, self: u32, now: i64): bool;
