@@ -259,9 +259,12 @@ export class DrainController extends CompletionListener {
           "took over webhook delivery of episode " + d.episode + " for " + slot.host,
         );
       }
-    } else if (this.isInFlight(d.episode)) {
+    } else if (now < d.leaseUntil && this.isInFlight(d.episode)) {
       return;
     }
+    // A call still listed in flight after its lease ran out is lost (Envoy cancels the calls of
+    // a root context it deletes, and then never answers them): forget it and send again.
+    this.forgetInFlight(d.episode);
     if (now >= d.nextAttemptAt) this.send(key, slot.host, d);
   }
 
@@ -271,6 +274,14 @@ export class DrainController extends CompletionListener {
       if (this.inFlight.get(unchecked(tokens[i])).episode == episode) return true;
     }
     return false;
+  }
+
+  private forgetInFlight(episode: string): void {
+    const tokens = this.inFlight.keys();
+    for (let i = 0; i < tokens.length; i++) {
+      const token = unchecked(tokens[i]);
+      if (this.inFlight.get(token).episode == episode) this.inFlight.delete(token);
+    }
   }
 
   /** Sends one attempt (recorded first, so a crash mid-send still counts it). */

@@ -352,3 +352,30 @@ describe("drain episodes", () => {
     expect(drainOf(gw, HOST)).toBeUndefined();
   });
 });
+
+describe("webhook delivery across a config update", () => {
+  it("a call whose root context went away is sent again once its lease runs out", async () => {
+    const gw = await drainGateway();
+    startDrain(gw, HOST);
+    const first = webhookCalls(gw);
+    expect(first).toHaveLength(1);
+    // a config update deletes the root that made the call (it has no streams left); Envoy
+    // cancels such a root's calls and never answers them
+    expect(
+      (await gw.updateConfig(JSON.stringify({ ...drainConfig, maxHosts: 2048 }))).accepted,
+    ).toBe(true);
+    let calls = webhookCalls(gw).filter(
+      (c) => c.token !== first[0]!.token || c.vmIndex !== first[0]!.vmIndex,
+    );
+    for (let t = 0; t < 60 && calls.length === 0; t++) {
+      gw.advance(500);
+      calls = webhookCalls(gw).filter(
+        (c) => c.token !== first[0]!.token || c.vmIndex !== first[0]!.vmIndex,
+      );
+    }
+    expect(calls.length).toBeGreaterThanOrEqual(1);
+    gw.respondHttpCall(calls[0]!, { status: 200 });
+    expect(drainOf(gw, HOST)!.delivery.state).toBe("delivered");
+    expect(header(calls[0]!, "idempotency-key")).toBe(header(first[0]!, "idempotency-key"));
+  });
+});
