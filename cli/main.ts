@@ -1,20 +1,29 @@
 // conn-drain's command-line companion. One table of commands; each command module exports a
-// Command (flags + help + run). The operator commands `status` and `drain` (issue 4) will be
-// two more entries here, sharing errors.ts, args.ts and kube.ts (for endpoint discovery).
+// Command (flags + help + run). The operator commands `status` and `drain` share replicas.ts
+// (gateway list or EndpointSlice discovery through kube.ts) and admin-client.ts.
 import { type Command, helpText, type Io, parse } from "./args.js";
 import { consoleCommand } from "./commands/console.js";
+import { drainCommand } from "./commands/drain.js";
 import { imageCommand } from "./commands/image.js";
+import { statusCommand } from "./commands/status.js";
 import { wasmpluginCommand } from "./commands/wasmplugin.js";
 import { CliError, ExitCode } from "./errors.js";
 
-export const commands: Command[] = [imageCommand, wasmpluginCommand, consoleCommand];
+export const commands: Command[] = [
+  imageCommand,
+  wasmpluginCommand,
+  consoleCommand,
+  statusCommand,
+  drainCommand,
+];
 
 function topHelp(): string {
   const rows = commands.map((c) => `  ${c.name.padEnd(12)}${c.summary}`);
   return [
     "Usage: conn-drain <command> [options]",
     "",
-    "Publish the conn-drain Higress plugin: build → image → wasmplugin (kubectl) or console.",
+    "Publish the conn-drain Higress plugin: build → image → wasmplugin (kubectl) or console;",
+    "then operate it: status (players per host over all gateway replicas) and drain.",
     "",
     "Commands:",
     ...rows,
