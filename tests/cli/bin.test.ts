@@ -1,7 +1,7 @@
 // The installed entry point, run as a user runs it: `npx conn-drain …` resolves to
 // bin/conn-drain.mjs (package.json "bin"), which loads cli/main.ts through tsx.
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { repoRoot, scratchProject } from "./helpers.js";
@@ -25,7 +25,7 @@ describe("bin/conn-drain.mjs", () => {
   it("lists the commands and prints each command's help", async () => {
     const top = await run(["--help"], repoRoot);
     expect(top.code).toBe(0);
-    for (const c of ["image", "wasmplugin", "console"]) {
+    for (const c of ["image", "wasmplugin", "console", "status", "drain"]) {
       expect(top.out).toMatch(new RegExp(`^ {2}${c} `, "m"));
       const h = await run([c, "--help"], repoRoot);
       expect(h.code).toBe(0);
@@ -54,5 +54,21 @@ describe("bin/conn-drain.mjs", () => {
     expect(f.err).toMatch(
       /^conn-drain image: Unknown option '--frobnicate'.* — see 'conn-drain image --help'/,
     );
+  });
+
+  it("every flag the README uses with a command is in that command's --help", async () => {
+    const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+    const uses = new Map<string, Set<string>>();
+    const joined = readme.replace(/\\\n\s*/g, " ");
+    for (const m of joined.matchAll(/npx conn-drain (\w+)([^\n`]*)/g)) {
+      const flags = uses.get(m[1] as string) ?? new Set<string>();
+      for (const f of (m[2] as string).matchAll(/(?:^|\s)(--?[a-z][a-z-]*)/g)) flags.add(f[1] as string);
+      uses.set(m[1] as string, flags);
+    }
+    expect([...uses.keys()].sort()).toEqual(["console", "drain", "image", "status", "wasmplugin"]);
+    for (const [command, flags] of uses) {
+      const help = (await run([command, "--help"], repoRoot)).out;
+      for (const flag of flags) expect(help, `${command} ${flag}`).toContain(flag);
+    }
   });
 });
