@@ -135,9 +135,9 @@ export const configCampaign: Campaign = {
       let admin: { on: boolean; token: string } = { on: true, token };
       const gw = await gateway(
         { admin: { token }, maxHosts: 64 },
-        { workers: 2, clusters: ["hook"] },
+        { workers: 1, clusters: ["hook"] },
       );
-      connectPlayer(gw, "kept.example.com", { vm: 1 });
+      connectPlayer(gw, "kept.example.com", { vm: 0 });
       let accepted = 0;
       let refused = 0;
       const inputs: Array<() => { text: string | Uint8Array; valid?: boolean; next?: string }> = [];
