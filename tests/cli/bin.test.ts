@@ -62,7 +62,8 @@ describe("bin/conn-drain.mjs", () => {
     const joined = readme.replace(/\\\n\s*/g, " ");
     for (const m of joined.matchAll(/npx conn-drain (\w+)([^\n`]*)/g)) {
       const flags = uses.get(m[1] as string) ?? new Set<string>();
-      for (const f of (m[2] as string).matchAll(/(?:^|\s)(--?[a-z][a-z-]*)/g)) flags.add(f[1] as string);
+      for (const f of (m[2] as string).matchAll(/(?:^|\s)(--?[a-z][a-z-]*)/g))
+        flags.add(f[1] as string);
       uses.set(m[1] as string, flags);
     }
     expect([...uses.keys()].sort()).toEqual(["console", "drain", "image", "status", "wasmplugin"]);
