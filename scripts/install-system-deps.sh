@@ -19,28 +19,5 @@ if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-
-# The docker-registry package's maintainer scripts would start a registry service on :5000.
-# The tests start their own on loopback, so keep services from starting during the install
-# (policy-rc.d exit 101 = "action forbidden", the Debian convention), unless one is in place.
-policy=/usr/sbin/policy-rc.d
-added_policy=""
-if [ ! -e "$policy" ]; then
-  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
-  $SUDO chmod 755 "$policy"
-  added_policy=1
-fi
-cleanup() { if [ -n "$added_policy" ]; then $SUDO rm -f "$policy"; fi; }
-trap cleanup EXIT
-
 echo "install-system-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update
-$SUDO apt-get install -y --no-install-recommends "${missing[@]}"
-
-# On a machine with systemd the unit may still have been started: stop and disable it.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
-  $SUDO systemctl disable --now docker-registry || true
-fi
+bash "$(dirname "$0")/apt-install.sh" "${missing[@]}"

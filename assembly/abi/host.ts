@@ -28,14 +28,6 @@ function takeBytes(): ArrayBuffer {
   return out;
 }
 
-function takeString(): string {
-  const ptr = load<usize>(OUT_PTR);
-  const size = load<u32>(OUT_SIZE);
-  const out = size > 0 ? String.UTF8.decodeUnsafe(ptr, size) : "";
-  if (ptr != 0) heap.free(ptr);
-  return out;
-}
-
 function clearOut(): void {
   store<usize>(OUT_PTR, 0);
   store<u32>(OUT_SIZE, 0);
@@ -93,21 +85,6 @@ export function getPluginConfiguration(size: u32): ArrayBuffer {
   return getBufferBytes(Buffer.PluginConfiguration, size);
 }
 
-/** The first value of a header, or null when absent or no longer readable (after Continue). */
-export function getHeader(mapType: u32, name: string): string | null {
-  clearOut();
-  const key = String.UTF8.encode(name);
-  const status = abi.proxy_get_header_map_value(
-    mapType,
-    changetype<usize>(key),
-    key.byteLength,
-    OUT_PTR,
-    OUT_SIZE,
-  );
-  if (status != WasmResult.Ok) return null;
-  return takeString();
-}
-
 /** A header's raw bytes, or null: for values that must be checked before any decoding. */
 export function getHeaderBytes(mapType: u32, name: string): ArrayBuffer | null {
   clearOut();
@@ -121,6 +98,12 @@ export function getHeaderBytes(mapType: u32, name: string): ArrayBuffer | null {
   );
   if (status != WasmResult.Ok) return null;
   return takeBytes();
+}
+
+/** The first value of a header, or null when absent or no longer readable (after Continue). */
+export function getHeader(mapType: u32, name: string): string | null {
+  const bytes = getHeaderBytes(mapType, name);
+  return bytes === null ? null : String.UTF8.decode(bytes);
 }
 
 export function getRequestHeader(name: string): string | null {
@@ -215,42 +198,29 @@ export class SharedRead {
 }
 
 export function sharedGet(key: string, out: SharedRead): SharedRead {
-  clearOut();
-  const k = String.UTF8.encode(key);
-  const status = abi.proxy_get_shared_data(
-    changetype<usize>(k),
-    k.byteLength,
-    OUT_PTR,
-    OUT_SIZE,
-    OUT_CAS,
-  );
-  out.status = status;
-  if (status == WasmResult.Ok) {
-    out.value = takeBytes();
-    out.cas = load<u32>(OUT_CAS);
-  } else {
+  out.status = sharedGetRaw(key);
+  if (out.status != WasmResult.Ok) {
     out.value = new ArrayBuffer(0);
     out.cas = 0;
+    return out;
   }
+  out.value = takeBytes();
+  out.cas = load<u32>(OUT_CAS);
   return out;
 }
 
 /**
- * Reads a value without copying it into managed memory: returns its address (0 if the key is
- * missing) for the caller to inspect, then the caller must call releaseRaw(). For scans that look
- * at thousands of values and keep few of them.
+ * Reads a value without copying it into managed memory: on Ok, rawPtr()/rawSize() give the
+ * host's copy (the pointer is 0 for an empty value) to inspect in place, and the caller must
+ * then call releaseRaw(rawPtr()). For scans that look at thousands of values and keep few.
  */
-export function sharedGetRaw(key: string): usize {
+export function sharedGetRaw(key: string): u32 {
   clearOut();
   const k = String.UTF8.encode(key);
-  const status = abi.proxy_get_shared_data(
-    changetype<usize>(k),
-    k.byteLength,
-    OUT_PTR,
-    OUT_SIZE,
-    OUT_CAS,
-  );
-  if (status != WasmResult.Ok) return 0;
+  return abi.proxy_get_shared_data(changetype<usize>(k), k.byteLength, OUT_PTR, OUT_SIZE, OUT_CAS);
+}
+
+export function rawPtr(): usize {
   return load<usize>(OUT_PTR);
 }
 

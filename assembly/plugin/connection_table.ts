@@ -12,6 +12,7 @@ import { LogLevel, WasmResult } from "../abi/enums";
 import {
   log,
   nowMillis,
+  rawPtr,
   rawSize,
   releaseRaw,
   SharedRead,
@@ -579,8 +580,8 @@ export class ConnectionTable {
     const now = nowMillis();
     for (let i = 0; i < capacity; i++) {
       // Most slots of a large table are free: look at the raw bytes before decoding anything.
-      const p = sharedGetRaw(this.keys.slot(i));
-      if (p == 0) continue;
+      if (sharedGetRaw(this.keys.slot(i)) != WasmResult.Ok) continue;
+      const p = rawPtr();
       const size = rawSize();
       if (isFreeAt(p, size)) {
         releaseRaw(p);
