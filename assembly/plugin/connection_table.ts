@@ -46,6 +46,19 @@ export enum Update {
   GaveUp,
 }
 
+/**
+ * Whether the write about to be made ends a running drain: its host reached zero, or its
+ * deadline passed (with `total` streams left). Every slot write asks, so whichever write first
+ * sees either condition completes the episode, and its CAS makes it the only one.
+ */
+function completionDue(slot: Slot, total: i64, now: i64): CompletionReason {
+  const d = slot.drain;
+  if (d === null || !d.active) return CompletionReason.None;
+  if (total == 0) return CompletionReason.Drained;
+  if (d.deadlineAt > 0 && now >= d.deadlineAt) return CompletionReason.Deadline;
+  return CompletionReason.None;
+}
+
 /** What a stream holds once counted: the exact key and host it must later release. */
 export class Lease {
   constructor(
@@ -229,8 +242,9 @@ export class ConnectionTable {
       if (!op.apply(slot, this.selfId, now)) return Update.Declined;
       const dropped = this.dropDead(slot, now);
       const total = this.total(slot, now);
-      const completed = slot.draining && total == 0;
-      if (completed) this.complete(slot, op.preciseTime ? now : nowMillis());
+      const reason = completionDue(slot, total, now);
+      const completed = reason != CompletionReason.None;
+      if (completed) this.complete(slot, reason, total, op.preciseTime ? now : nowMillis());
       const status = sharedSet(key, slot.encode(), this.read.cas);
       if (status == WasmResult.Ok) {
         if (slot.metered) this.metrics.add(this.metricName(host), op.countDelta - dropped);
@@ -246,16 +260,16 @@ export class ConnectionTable {
   }
 
   /**
-   * Marks a draining slot's episode completed (it reached zero). The completing VM owns the
-   * webhook delivery at once, except during on_configure: that may run in Envoy's throw-away
-   * canary VM, so delivery is left to the first worker that ticks.
+   * Marks a draining slot's episode completed. The completing VM owns the webhook delivery at
+   * once, except during on_configure: that may run in Envoy's throw-away canary VM, so delivery
+   * is left to the first worker that ticks.
    */
-  complete(slot: Slot, now: i64): void {
+  complete(slot: Slot, reason: CompletionReason, remaining: i64, now: i64): void {
     const owner = this.configuring ? 0 : this.selfId;
     completeDrain(
       slot.drain!,
-      CompletionReason.Drained,
-      0,
+      reason,
+      remaining,
       now,
       owner,
       this.webhookEnabled,
@@ -435,7 +449,7 @@ export class ConnectionTable {
   private takeSlot(i: i32, previous: Slot, cas: u32, fresh: Slot, now: i64): bool {
     // A drain started on a host with nobody on it completes in this very write.
     const completed = fresh.draining && this.total(fresh, now) == 0;
-    if (completed) this.complete(fresh, now);
+    if (completed) this.complete(fresh, CompletionReason.Drained, 0, now);
     const key = this.keys.slot(i);
     if (sharedSet(key, fresh.encode(), cas) != WasmResult.Ok) return false;
     if (!previous.isFree) {

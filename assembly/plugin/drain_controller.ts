@@ -17,14 +17,7 @@ import { Bucket, decodeBucket } from "./bucket";
 import { Config, DrainConfig, WebhookConfig } from "./config";
 import { CompletionListener, ConnectionTable, Update } from "./connection_table";
 import { Delivery, Drain, DrainSource } from "./drain";
-import {
-  AttemptOp,
-  CancelDrainOp,
-  DeadlineOp,
-  OutcomeOp,
-  StartDrainOp,
-  TakeOverOp,
-} from "./drain_ops";
+import { AttemptOp, CancelDrainOp, OutcomeOp, StartDrainOp, TakeOverOp } from "./drain_ops";
 import { completionJson } from "./drain_render";
 import { backoffMillis, newDrain } from "./drain_rules";
 import { hmacSha256, toHex } from "./sha256";
@@ -229,22 +222,14 @@ export class DrainController extends CompletionListener {
     }
   }
 
+  /**
+   * A drain can end with nobody closing a stream: its deadline passes, or a dead VM's streams
+   * expire. Any write of the slot completes it then (see ConnectionTable.update), so write one.
+   */
   private checkDeadline(key: string, slot: Slot, now: i64): void {
     const d = slot.drain!;
-    if (d.deadlineAt == 0 || now < d.deadlineAt) {
-      // A dead VM's expiry may have emptied the host: a write drops its entries and completes.
-      if (this.table.total(slot, now) == 0) this.table.update(key, slot.host, new PruneOp());
-      return;
-    }
-    const op = new DeadlineOp(
-      this.table.total(slot, now),
-      this.webhook.enabled,
-      this.table.leaseMillis,
-    );
-    if (this.table.update(key, slot.host, op) == Update.Ok && op.completed) {
-      const after = this.table.slotOf(slot.host);
-      if (after !== null) this.onCompleted(key, after);
-    }
+    const due = d.deadlineAt > 0 && now >= d.deadlineAt;
+    if (due || this.table.total(slot, now) == 0) this.table.update(key, slot.host, new PruneOp());
   }
 
   private deliver(key: string, slot: Slot, d: Drain, now: i64): void {
@@ -333,7 +318,7 @@ export class DrainController extends CompletionListener {
     const slot = this.table.slotOf(call.host);
     const attempts = slot !== null && slot.drain !== null ? slot.drain!.attempts : 0;
     if (status.length == 3 && status.startsWith("2")) {
-      const op = new OutcomeOp(call.episode, true, "", 0, 0);
+      const op = new OutcomeOp(call.episode, true, "", 0, 0, 0);
       if (this.table.update(call.key, call.host, op) == Update.Ok) {
         log(LogLevel.Info, "webhook delivered for " + call.host + ": episode " + call.episode);
       }
@@ -348,8 +333,7 @@ export class DrainController extends CompletionListener {
   private failed(key: string, host: string, episode: string, attempts: i32, why: string): void {
     const hook = this.webhook;
     const delay = backoffMillis(max(attempts, 1), <i64>hook.backoffMs, randomU32());
-    const op = new OutcomeOp(episode, false, why, hook.maxAttempts, delay);
-    op.leaseMillisAfter = this.table.leaseMillis;
+    const op = new OutcomeOp(episode, false, why, hook.maxAttempts, delay, this.table.leaseMillis);
     if (this.table.update(key, host, op) != Update.Ok) return;
     if (op.gaveUp) {
       log(

@@ -1,17 +1,24 @@
 // Slot changes that start, cancel and finish drain episodes (see slot_ops.ts for the protocol).
-import { CompletionReason, Delivery, Drain, DrainSource, DrainState } from "./drain";
-import { completeDrain } from "./drain_rules";
+// Completion itself is not an op: every slot write checks for it (ConnectionTable.update).
+import { Delivery, Drain, DrainSource, DrainState } from "./drain";
 import { Slot } from "./slot";
 import { SlotOp } from "./slot_ops";
 
+/** Drain ops stamp times and compare leases, so they read the clock rather than the tick's. */
+abstract class DrainOp extends SlotOp {
+  constructor() {
+    super();
+    this.preciseTime = true;
+  }
+}
+
 /** Starts `fresh` unless the host is already draining, in which case that drain stands. */
-export class StartDrainOp extends SlotOp {
+export class StartDrainOp extends DrainOp {
   result: Drain | null = null;
   started: bool = false;
 
   constructor(public fresh: Drain) {
     super();
-    this.preciseTime = true;
   }
 
   apply(slot: Slot, self: u32, now: i64): bool {
@@ -35,12 +42,11 @@ export class StartDrainOp extends SlotOp {
 }
 
 /** Cancels a running drain (only config-started ones when `onlyConfig`). */
-export class CancelDrainOp extends SlotOp {
+export class CancelDrainOp extends DrainOp {
   result: Drain | null = null;
 
   constructor(public onlyConfig: bool) {
     super();
-    this.preciseTime = true;
   }
 
   apply(slot: Slot, self: u32, now: i64): bool {
@@ -53,50 +59,32 @@ export class CancelDrainOp extends SlotOp {
   }
 }
 
-/** Completes a drain whose deadline passed, with the count that was left. */
-export class DeadlineOp extends SlotOp {
-  completed: bool = false;
-  constructor(
-    public remaining: i64,
-    public webhookEnabled: bool,
-    public leaseMillis: i64,
-  ) {
+/** Ops on the webhook delivery of one episode: they apply only while it is still pending. */
+abstract class DeliveryOp extends DrainOp {
+  constructor(public episode: string) {
     super();
-    this.preciseTime = true;
-  }
-
-  apply(slot: Slot, self: u32, now: i64): bool {
-    const d = slot.drain;
-    this.completed = false;
-    if (d === null || !d.active || d.deadlineAt == 0 || now < d.deadlineAt) return false;
-    completeDrain(
-      d,
-      CompletionReason.Deadline,
-      this.remaining,
-      now,
-      self,
-      this.webhookEnabled,
-      this.leaseMillis,
-    );
-    this.completed = true;
-    return true;
-  }
-}
-
-/** Claims delivery of `episode` when nobody owns it, its owner died, or its lease ran out. */
-export class TakeOverOp extends SlotOp {
-  constructor(
-    public episode: string,
-    public ownerDead: bool,
-    public leaseMillis: i64,
-  ) {
-    super();
-    this.preciseTime = true;
   }
 
   apply(slot: Slot, self: u32, now: i64): bool {
     const d = slot.drain;
     if (d === null || d.episode != this.episode || d.delivery != Delivery.Pending) return false;
+    return this.applyPending(d, self, now);
+  }
+
+  abstract applyPending(d: Drain, self: u32, now: i64): bool;
+}
+
+/** Claims delivery when nobody owns it, its owner died, or its lease ran out. */
+export class TakeOverOp extends DeliveryOp {
+  constructor(
+    episode: string,
+    public ownerDead: bool,
+    public leaseMillis: i64,
+  ) {
+    super(episode);
+  }
+
+  applyPending(d: Drain, self: u32, now: i64): bool {
     if (d.owner == self) return false;
     if (d.owner != 0 && !this.ownerDead && now < d.leaseUntil) return false;
     d.owner = self;
@@ -106,19 +94,17 @@ export class TakeOverOp extends SlotOp {
 }
 
 /** Records that this VM is sending attempt n+1 now; declines if another VM owns delivery. */
-export class AttemptOp extends SlotOp {
+export class AttemptOp extends DeliveryOp {
   attempt: i32 = 0;
+
   constructor(
-    public episode: string,
+    episode: string,
     public leaseMillis: i64,
   ) {
-    super();
-    this.preciseTime = true;
+    super(episode);
   }
 
-  apply(slot: Slot, self: u32, now: i64): bool {
-    const d = slot.drain;
-    if (d === null || d.episode != this.episode || d.delivery != Delivery.Pending) return false;
+  applyPending(d: Drain, self: u32, now: i64): bool {
     if (d.owner != self) return false;
     d.attempts += 1;
     d.leaseUntil = now + this.leaseMillis;
@@ -130,22 +116,21 @@ export class AttemptOp extends SlotOp {
 }
 
 /** Records an attempt's outcome: delivered, or failed with a retry time or for good. */
-export class OutcomeOp extends SlotOp {
+export class OutcomeOp extends DeliveryOp {
   gaveUp: bool = false;
+
   constructor(
-    public episode: string,
+    episode: string,
     public delivered: bool,
     public error: string,
     public maxAttempts: i32,
     public retryDelay: i64,
+    public leaseMillis: i64,
   ) {
-    super();
-    this.preciseTime = true;
+    super(episode);
   }
 
-  apply(slot: Slot, self: u32, now: i64): bool {
-    const d = slot.drain;
-    if (d === null || d.episode != this.episode || d.delivery != Delivery.Pending) return false;
+  applyPending(d: Drain, self: u32, now: i64): bool {
     if (this.delivered) {
       d.delivery = Delivery.Delivered;
       d.lastError = "";
@@ -158,10 +143,8 @@ export class OutcomeOp extends SlotOp {
     } else {
       d.nextAttemptAt = now + this.retryDelay;
       // The owner keeps its lease across the wait, so another VM does not race it.
-      d.leaseUntil = d.nextAttemptAt + this.leaseMillisAfter;
+      d.leaseUntil = d.nextAttemptAt + this.leaseMillis;
     }
     return true;
   }
-
-  leaseMillisAfter: i64 = 0;
 }
