@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import { type IncomingMessage, request, type ServerResponse } from "node:http";
 import {
   forwardable,
-  type Pairs,
+  gatewayReplyPairs,
   type ProxiedStream,
   requestPairs,
   responsePairs,
@@ -43,11 +43,7 @@ export async function gatewayReply(
   text: string,
 ): Promise<void> {
   const body = Buffer.from(text);
-  const pairs: Pairs = [
-    [":status", String(status)],
-    ["content-length", String(body.length)],
-    ["content-type", "text/plain"],
-  ];
+  const pairs = gatewayReplyPairs(status, body);
   if (!(await p.responseHeaders(pairs, false))) {
     writeLocal(res, p);
     p.end("close");

@@ -7,6 +7,7 @@ import type { Duplex } from "node:stream";
 import type { OpenStream } from "./http-proxy.js";
 import {
   forwardable,
+  gatewayReplyPairs,
   type Pairs,
   type ProxiedStream,
   rawResponseHead,
@@ -24,11 +25,7 @@ async function rawGatewayReply(
   text: string,
 ): Promise<void> {
   const body = Buffer.from(text);
-  const pairs: Pairs = [
-    [":status", String(status)],
-    ["content-length", String(body.length)],
-    ["content-type", "text/plain"],
-  ];
+  const pairs = gatewayReplyPairs(status, body);
   const go = await p.responseHeaders(pairs, false);
   if (go) p.responseBody(body, true);
   const reply = p.localResponse;

@@ -19,6 +19,23 @@ export function proxyImports(vm: Vm): Record<string, Fn> {
   const mem = () => vm.memory;
   const svc = vm.services;
   const str = (p: number, n: number) => mem().readString(p, n);
+  /** add/replace: the same checks and reads, a different edit of the map. */
+  const editHeader = (
+    type: number,
+    kp: number,
+    ks: number,
+    vp: number,
+    vs: number,
+    edit: (map: HeaderMap, key: string, value: string) => void,
+  ): number => {
+    if (type >>> 0 > MAX_HEADER_MAP_TYPE) return R.BadArgument;
+    const key = str(kp, ks);
+    const value = str(vp, vs);
+    const map = vm.headerMap(type);
+    if (!map) return R.BadArgument;
+    edit(map, key, value);
+    return R.Ok;
+  };
 
   return {
     proxy_log(level: number, ptr: number, size: number): number {
@@ -120,36 +137,18 @@ export function proxyImports(vm: Vm): Record<string, Fn> {
       return R.Ok;
     },
 
-    proxy_add_header_map_value(
-      type: number,
-      kp: number,
-      ks: number,
-      vp: number,
-      vs: number,
-    ): number {
-      if (type >>> 0 > MAX_HEADER_MAP_TYPE) return R.BadArgument;
-      const key = str(kp, ks);
-      const value = str(vp, vs);
-      const map = vm.headerMap(type);
-      if (!map) return R.BadArgument;
-      map.add(key, value);
-      return R.Ok;
+    proxy_add_header_map_value(t: number, kp: number, ks: number, vp: number, vs: number): number {
+      return editHeader(t, kp, ks, vp, vs, (map, k, v) => map.add(k, v));
     },
 
     proxy_replace_header_map_value(
-      type: number,
+      t: number,
       kp: number,
       ks: number,
       vp: number,
       vs: number,
     ): number {
-      if (type >>> 0 > MAX_HEADER_MAP_TYPE) return R.BadArgument;
-      const key = str(kp, ks);
-      const value = str(vp, vs);
-      const map = vm.headerMap(type);
-      if (!map) return R.BadArgument;
-      map.replace(key, value);
-      return R.Ok;
+      return editHeader(t, kp, ks, vp, vs, (map, k, v) => map.replace(k, v));
     },
 
     proxy_remove_header_map_value(type: number, kp: number, ks: number): number {
