@@ -30,12 +30,15 @@ export class PlayerStream extends HttpContext {
     const config = root.config;
     if (config === null) return Action.Continue;
     // Headers can only be read now: Envoy drops them once this callback returns Continue.
-    const path = getRequestHeader(":path");
+    // :path matters only when the admin endpoint is on; otherwise save the host call.
     const admin = root.admin;
-    if (admin !== null && path !== null && admin.matches(path)) {
-      this.local = true;
-      this.answerAdmin(path);
-      return Action.Pause;
+    if (admin !== null && config.admin.enabled) {
+      const path = getRequestHeader(":path");
+      if (path !== null && admin.matches(path)) {
+        this.local = true;
+        this.answerAdmin(path);
+        return Action.Pause;
+      }
     }
     if (config.keyBy == KeyBy.Authority) {
       const authority = asciiKey(getHeaderBytes(HeaderMap.RequestHeaders, ":authority"));
