@@ -9,9 +9,14 @@ import {
 
 let pluginModule: WebAssembly.Module | undefined;
 
-/** build/plugin.wasm, compiled once per test file (the global setup keeps it fresh). */
+/**
+ * build/plugin.wasm, compiled once per test file (the global setup keeps it fresh).
+ * CONN_DRAIN_WASM points the suites at another build, e.g. an older commit's, to show that a
+ * regression test fails there: `CONN_DRAIN_WASM=/tmp/old.wasm npx vitest run tests/plugin/x`.
+ */
 export function plugin(): WebAssembly.Module {
-  pluginModule ??= new WebAssembly.Module(new Uint8Array(readFileSync("build/plugin.wasm")));
+  const path = process.env.CONN_DRAIN_WASM ?? "build/plugin.wasm";
+  pluginModule ??= new WebAssembly.Module(new Uint8Array(readFileSync(path)));
   return pluginModule;
 }
 
