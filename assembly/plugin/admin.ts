@@ -1,6 +1,7 @@
 // AdminEndpoint: the counts, answered by the plugin itself at admin.path with a local reply,
-// never forwarded upstream. Access needs the bearer token and/or a source address inside
-// admin.allowCidrs; without either configured the endpoint does not exist.
+// never forwarded upstream. Reads need the bearer token and/or a source address inside
+// admin.allowCidrs; state changes always need the token and are refused from browsers (see
+// checkAccess). Without a token or an allow-list configured the endpoint does not exist.
 
 import { nowMillis } from "../abi/host";
 import { byHost, renderHostJson, renderJson, renderPrometheus } from "./admin_render";
@@ -19,6 +20,9 @@ export class AdminRequest {
   authorization: string | null = null;
   accept: string | null = null;
   sourceAddress: string | null = null;
+  /** Browsers send these; API clients (curl, the CLI, the probe) do not. */
+  origin: string | null = null;
+  secFetchSite: string | null = null;
 }
 
 export class AdminReply {
@@ -173,34 +177,83 @@ export class AdminEndpoint {
     return out.bytes();
   }
 
-  /** 403 for a source outside the allow-list, 401 for a missing or wrong token; else null. */
+  /**
+   * Null when `req` may proceed, else the refusal. Reads (GET, HEAD): a source inside allowCidrs
+   * when that is set (403), and the bearer token when that is set (401). Any other method may
+   * change state and must also: not come from a browser (403), and carry the bearer token
+   * whatever allowCidrs says: 403 when no token is configured, 401 when it is missing or wrong.
+   * `source.address` is only as trustworthy as Envoy's XFF settings (README, "Admin access"), so
+   * a CIDR may admit a reader but never a writer on its own.
+   */
   private checkAccess(req: AdminRequest): AdminReply | null {
-    const cidrs = this.config.allowCidrs;
-    if (cidrs.length > 0) {
-      const source = req.sourceAddress;
-      let allowed = false;
-      if (source !== null) {
-        const ip = parseSocketAddress(source);
-        if (ip !== null) {
-          for (let i = 0; i < cidrs.length && !allowed; i++) {
-            allowed = unchecked(cidrs[i]).contains(ip);
-          }
-        }
-      }
-      if (!allowed) return problem(403, "source address not allowed");
-    }
-    if (this.config.token.length > 0) {
-      const auth = req.authorization;
-      const given = auth !== null && auth.startsWith("Bearer ") ? auth.substring(7) : "";
-      if (!constantTimeEquals(given, this.config.token)) {
-        return problem(401, "missing or wrong bearer token").header(
-          "www-authenticate",
-          'Bearer realm="conn-drain"',
+    if (!this.sourceAllowed(req.sourceAddress)) return problem(403, "source address not allowed");
+    const token = this.config.token;
+    if (req.method != "GET" && req.method != "HEAD") {
+      const browser = browserRefusal(req);
+      if (browser !== null) return problem(403, browser);
+      if (token.length == 0) {
+        return problem(
+          403,
+          "a bearer token is required for state changes (POST, DELETE) and admin.token is not" +
+            " set: admin.allowCidrs alone admits reads only",
         );
       }
     }
+    if (token.length > 0 && !constantTimeEquals(bearerToken(req.authorization), token)) {
+      return problem(401, "missing or wrong bearer token").header(
+        "www-authenticate",
+        'Bearer realm="conn-drain"',
+      );
+    }
     return null;
   }
+
+  /** True without an allow-list; else the source must parse and fall inside one of the CIDRs. */
+  private sourceAllowed(source: string | null): bool {
+    const cidrs = this.config.allowCidrs;
+    if (cidrs.length == 0) return true;
+    if (source === null) return false;
+    const ip = parseSocketAddress(source);
+    if (ip === null) return false;
+    for (let i = 0; i < cidrs.length; i++) {
+      if (unchecked(cidrs[i]).contains(ip)) return true;
+    }
+    return false;
+  }
+}
+
+/**
+ * Why a state change is refused as coming from a browser, or null. Any `Origin` (even one equal
+ * to the gateway's: the admin path answers under every host the gateway serves, so a page proxied
+ * by the same gateway is "same-origin") and any `Sec-Fetch-Site` but `none` (typed by the user)
+ * mark a browser request that a page could have made on the user's behalf.
+ */
+function browserRefusal(req: AdminRequest): string | null {
+  if (req.origin !== null) {
+    return "state changes are refused from browsers: the request carries Origin";
+  }
+  const site = req.secFetchSite;
+  if (site !== null && site != "none") {
+    return (
+      "state changes are refused from browsers: the request carries Sec-Fetch-Site " + safe(site)
+    );
+  }
+  return null;
+}
+
+/**
+ * The credentials of `Authorization: Bearer <token>`, or "" for none or another scheme. The
+ * scheme is matched case-insensitively and followed by one or more spaces (RFC 7235 2.1).
+ */
+function bearerToken(auth: string | null): string {
+  if (auth === null) return "";
+  const a = auth;
+  if (a.length < 8 || a.substring(0, 6).toLowerCase() != "bearer" || a.charCodeAt(6) != 0x20) {
+    return "";
+  }
+  let i = 7;
+  while (i < a.length && a.charCodeAt(i) == 0x20) i++;
+  return a.substring(i);
 }
 
 function notAllowed(method: string, allow: string): AdminReply {

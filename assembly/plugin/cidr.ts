@@ -1,5 +1,12 @@
 // CIDR allow-lists for the admin path, matched against Envoy's `source.address` property
 // ("10.1.2.3:5678" or "[2001:db8::1]:5678").
+//
+// IPv4-mapped IPv6 addresses (::ffff:a.b.c.d, RFC 4291 2.5.5.2) name IPv4 hosts, so both sides are
+// brought to IPv4 before matching: a mapped source is matched as a.b.c.d, and a CIDR inside
+// ::ffff:0:0/96 is read as the IPv4 CIDR it maps (::ffff:10.0.0.0/104 is 10.0.0.0/8). Otherwise
+// a dual-stack listener or an XFF entry written in the mapped form would slip past, or be shut
+// out of, an IPv4 allow-list. A CIDR shorter than /96 (e.g. ::/0) stays IPv6 and does not match
+// IPv4 sources: write IPv4 ranges as IPv4.
 
 export class Cidr {
   constructor(
@@ -33,19 +40,40 @@ export function parseCidr(text: string): Cidr | null {
     prefix = parseDecimal(text.substring(slash + 1), maxPrefix);
     if (prefix < 0) return null;
   }
+  if (prefix >= 96 && isV4Mapped(address)) return new Cidr(address.slice(12), prefix - 96);
   return new Cidr(address, prefix);
 }
 
-/** Extracts the IP from "ip:port", "[ip]:port", or a bare ip; null if it is none of these. */
+/** ::ffff:a.b.c.d: ten zero bytes, then 0xffff. */
+function isV4Mapped(address: Uint8Array): bool {
+  if (address.length != 16) return false;
+  for (let i = 0; i < 10; i++) if (unchecked(address[i]) != 0) return false;
+  return unchecked(address[10]) == 0xff && unchecked(address[11]) == 0xff;
+}
+
+/** The IPv4 address an IPv4-mapped IPv6 address stands for; any other address as it is. */
+function canonical(address: Uint8Array): Uint8Array {
+  return isV4Mapped(address) ? address.slice(12) : address;
+}
+
+/**
+ * Extracts the IP from "ip:port", "[ip]:port", or a bare ip; null if it is none of these. An
+ * IPv4-mapped IPv6 address comes back as its 4 IPv4 bytes.
+ */
 export function parseSocketAddress(text: string): Uint8Array | null {
+  let ip: Uint8Array | null;
   if (text.startsWith("[")) {
     const close = text.indexOf("]");
     if (close < 0) return null;
-    return parseIp(text.substring(1, close));
+    ip = parseIp(text.substring(1, close));
+  } else {
+    const colon = text.indexOf(":");
+    ip =
+      colon >= 0 && text.indexOf(":", colon + 1) < 0
+        ? parseIp(text.substring(0, colon))
+        : parseIp(text);
   }
-  const colon = text.indexOf(":");
-  if (colon >= 0 && text.indexOf(":", colon + 1) < 0) return parseIp(text.substring(0, colon));
-  return parseIp(text);
+  return ip === null ? null : canonical(ip);
 }
 
 export function parseIp(text: string): Uint8Array | null {

@@ -118,6 +118,8 @@ export class PlayerStream extends HttpContext {
     req.authorization = getRequestHeader("authorization");
     req.accept = getRequestHeader("accept");
     req.sourceAddress = getPropertyString(["source", "address"]);
+    req.origin = getRequestHeader("origin");
+    req.secFetchSite = getRequestHeader("sec-fetch-site");
     const reply = root.admin!.handle(req);
     const headers: HeaderPair[] = [];
     headers.push(new HeaderPair("content-type", reply.contentType));
