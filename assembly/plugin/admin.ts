@@ -12,7 +12,7 @@ import { ConnectionTable, HostCount } from "./connection_table";
 import { Drain, DrainSource } from "./drain";
 import { DrainController, DrainOutcome } from "./drain_controller";
 import { writeDrainJson } from "./drain_render";
-import { checkedKey, normalizeAuthority } from "./host_key";
+import { checkedKey, hostKeyFor, hostKeyProblem } from "./host_key";
 
 export class AdminRequest {
   method: string = "";
@@ -298,9 +298,14 @@ function parseQuery(text: string, keyBy: KeyBy): Query {
         q.error = "query parameter host given twice";
         return q;
       }
-      const host = keyBy == KeyBy.Authority ? normalizeAuthority(value) : checkedKey(value);
-      if (host === null) {
+      if (checkedKey(value) === null) {
         q.error = "query parameter host is not a valid host key";
+        return q;
+      }
+      // The rule config and stream keys follow (host_key.ts), so ?host= names the same key.
+      const host = hostKeyFor(keyBy, value);
+      if (host === null) {
+        q.error = "query parameter host: " + hostKeyProblem();
         return q;
       }
       q.host = host;

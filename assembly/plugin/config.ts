@@ -2,15 +2,11 @@
 // fails any check is rejected as a whole with one message naming the field; the caller keeps
 // the previous config in force.
 import { Cidr, parseCidr } from "./cidr";
-import { asciiLower, checkedKey, MAX_KEY_LENGTH } from "./host_key";
-import { addPattern, HostPatterns, patternProblem } from "./host_patterns";
+import { hostKeyProblem, hostKeysFor, KeyBy, printable } from "./host_key";
+import { addPatterns, HostPatterns, patternProblem } from "./host_patterns";
 import { JsonKind, JsonValue, parseJson } from "./json";
 
-export enum KeyBy {
-  Authority,
-  Cluster,
-  Upstream,
-}
+export { KeyBy } from "./host_key";
 
 export class AdminConfig {
   path: string = "/.conn-drain";
@@ -24,7 +20,7 @@ export class AdminConfig {
 }
 
 export class DrainConfig {
-  /** Host keys that drain while listed (exact keys, as the admin path takes them). */
+  /** Host keys that drain while listed, in stream-key form (host_key.ts hostKeyFor), no repeats. */
   hosts: Array<string> = [];
   deadlineSeconds: i32 = 0;
   rejectNew: bool = false;
@@ -151,14 +147,6 @@ class Validator {
   }
 }
 
-function printable(s: string): bool {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c <= 0x20 || c >= 0x7f) return false;
-  }
-  return true;
-}
-
 export function parseConfig(bytes: ArrayBuffer): ConfigResult {
   const result = new ConfigResult();
   // Envoy hands an empty buffer when the WasmPlugin has no config: every default applies.
@@ -174,6 +162,7 @@ export function parseConfig(bytes: ArrayBuffer): ConfigResult {
   const root = parsed.value!;
   const c = new Config();
   const v = new Validator();
+  const hosts: string[] = []; // as written; keys once keyBy is known (applyHostKeys)
   if (!v.object("config", root)) {
     result.error = v.error;
     return result;
@@ -189,7 +178,7 @@ export function parseConfig(bytes: ArrayBuffer): ConfigResult {
       else if (s == "upstream") c.keyBy = KeyBy.Upstream;
       else v.fail("keyBy", 'expected "authority", "cluster" or "upstream", got ' + v.got(value));
     } else if (key == "hosts") {
-      readHosts(v, value, c);
+      readHosts(v, value, hosts);
     } else if (key == "maxHosts") {
       c.maxHosts = v.int("maxHosts", value, 1, MAX_HOSTS_LIMIT);
     } else if (key == "vmTtlSeconds") {
@@ -220,6 +209,7 @@ export function parseConfig(bytes: ArrayBuffer): ConfigResult {
       v.fail(key, "unknown field");
     }
   }
+  if (v.ok) applyHostKeys(v, c, hosts);
   // A heartbeat must land several times within the TTL, or live VMs would look dead.
   if (v.ok && c.vmTtlSeconds * 1000 < 2 * c.tickMs) {
     v.fail(
@@ -235,7 +225,7 @@ export function parseConfig(bytes: ArrayBuffer): ConfigResult {
   return result;
 }
 
-function readHosts(v: Validator, value: JsonValue, c: Config): void {
+function readHosts(v: Validator, value: JsonValue, hosts: Array<string>): void {
   if (!v.array("hosts", value, 4096)) return;
   for (let i = 0; i < value.items.length; i++) {
     const path = "hosts[" + i.toString() + "]";
@@ -246,8 +236,24 @@ function readHosts(v: Validator, value: JsonValue, c: Config): void {
       v.fail(path, "expected an exact host or '*.suffix', got " + problem);
       return;
     }
-    addPattern(c.hosts, s);
+    hosts.push(s);
   }
+}
+
+/**
+ * Brings hosts and drain.hosts to stream-key form once keyBy is known (JSON leaves the order of
+ * an object's fields open: keyBy may come after them). A value no stream can match is an error.
+ */
+function applyHostKeys(v: Validator, c: Config, hosts: Array<string>): void {
+  const bad = addPatterns(c.keyBy, hosts, c.hosts);
+  if (bad >= 0) {
+    v.fail("hosts[" + bad.toString() + "]", hostKeyProblem());
+    return;
+  }
+  const keys: string[] = [];
+  const badDrain = hostKeysFor(c.keyBy, c.drain.hosts, keys);
+  if (badDrain >= 0) v.fail("drain.hosts[" + badDrain.toString() + "]", hostKeyProblem());
+  c.drain.hosts = keys;
 }
 
 function readAdmin(v: Validator, value: JsonValue, admin: AdminConfig): void {
@@ -317,14 +323,13 @@ function readDrain(v: Validator, value: JsonValue, drain: DrainConfig): void {
       if (!v.array("drain.hosts", item, 4096)) return;
       for (let j = 0; j < item.items.length; j++) {
         const path = "drain.hosts[" + j.toString() + "]";
-        const s = v.str(path, unchecked(item.items[j]), 1, MAX_KEY_LENGTH);
+        const s = v.str(path, unchecked(item.items[j]), 1, 512);
         if (s === null) return;
-        const key = checkedKey(asciiLower(s));
-        if (key === null || key.includes("*")) {
-          v.fail(path, "expected a host key (no patterns), got " + v.got(unchecked(item.items[j])));
+        if (s.includes("*")) {
+          v.fail(path, "a drain names one host, not a pattern, got " + v.got(item.items[j]));
           return;
         }
-        drain.hosts.push(key);
+        drain.hosts.push(s);
       }
     } else if (key == "deadlineSeconds") {
       drain.deadlineSeconds = v.int("drain.deadlineSeconds", item, 0, 30 * 86400);

@@ -1,6 +1,7 @@
-import { asciiLower } from "./host_key";
-
-// Which host keys are tracked: exact names or "*.suffix" patterns; an empty list tracks any.
+// Which host keys are tracked: exact keys or "*.suffix" patterns; an empty list tracks any.
+// Entries arrive already in stream-key form (host_key.ts hostPatternFor), so matching is a plain
+// comparison: case-insensitive under keyBy authority only because both sides are lower case.
+import { hostPatternFor, KeyBy } from "./host_key";
 
 export class HostPatterns {
   exact: Set<string> = new Set<string>();
@@ -22,7 +23,7 @@ export class HostPatterns {
   }
 }
 
-/** Returns null if the pattern is acceptable, else what is wrong with it. */
+/** Returns null if the pattern's syntax is acceptable, else what is wrong with it. */
 export function patternProblem(pattern: string): string | null {
   if (pattern.length == 0) return "an empty pattern";
   if (pattern.length > 512) return "a pattern longer than 512 characters";
@@ -37,8 +38,21 @@ export function patternProblem(pattern: string): string | null {
   return null;
 }
 
+/** Adds an entry hostPatternFor returned: "*.suffix" or an exact key. */
 export function addPattern(patterns: HostPatterns, pattern: string): void {
-  const lower = asciiLower(pattern);
-  if (lower.startsWith("*.")) patterns.suffixes.push(lower.substring(1));
-  else patterns.exact.add(lower);
+  if (pattern.startsWith("*.")) patterns.suffixes.push(pattern.substring(1));
+  else patterns.exact.add(pattern);
+}
+
+/**
+ * Adds every `hosts` entry as written (syntax already checked) in stream-key form; returns the
+ * index of the first entry no stream can match under keyBy (reason in hostKeyProblem()), or -1.
+ */
+export function addPatterns(keyBy: KeyBy, written: Array<string>, into: HostPatterns): i32 {
+  for (let i = 0; i < written.length; i++) {
+    const pattern = hostPatternFor(keyBy, unchecked(written[i]));
+    if (pattern === null) return i;
+    addPattern(into, pattern);
+  }
+  return -1;
 }

@@ -16,7 +16,7 @@ import {
 import { AdminRequest } from "./admin";
 import { KeyBy } from "./config";
 import { Lease } from "./connection_table";
-import { asciiKey, normalizeAuthority } from "./host_key";
+import { streamKey } from "./host_key";
 import { ConnDrainRoot, table } from "./root";
 
 export class PlayerStream extends HttpContext {
@@ -41,10 +41,10 @@ export class PlayerStream extends HttpContext {
       }
     }
     if (config.keyBy == KeyBy.Authority) {
-      const authority = asciiKey(getHeaderBytes(HeaderMap.RequestHeaders, ":authority"));
-      this.count(authority === null ? null : normalizeAuthority(authority));
+      const authority = getHeaderBytes(HeaderMap.RequestHeaders, ":authority");
+      this.count(streamKey(KeyBy.Authority, authority));
     } else if (config.keyBy == KeyBy.Cluster) {
-      this.count(asciiKey(getProperty(["cluster_name"])));
+      this.count(streamKey(KeyBy.Cluster, getProperty(["cluster_name"])));
     }
     return this.local ? Action.Pause : Action.Continue;
   }
@@ -58,7 +58,7 @@ export class PlayerStream extends HttpContext {
       // Envoy knows the upstream address only once it picked an upstream host.
       const address = getProperty(["upstream", "address"]);
       if (address === null) return Action.Continue;
-      this.count(asciiKey(address));
+      this.count(streamKey(KeyBy.Upstream, address));
       if (this.local) return Action.Pause;
       if (this.lease !== null) table.grantGauge(this.lease!);
     } else if (this.lease !== null && table.wantsGauge(this.lease!)) {
