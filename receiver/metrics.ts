@@ -3,7 +3,18 @@
 // body), and what the receiver did about the GameServer. The gateway's admin path has the live
 // counts; completions and durations exist only in the webhooks, so they are counted here.
 import type { Outcome } from "./release.js";
-import type { DrainComplete } from "./signature.js";
+import type { DrainComplete, Rejection } from "./signature.js";
+
+/** Why a delivery was refused: its signature (malformed, mismatch, stale, future) or its body. */
+export type RejectReason = Rejection | "body" | "idempotency-key";
+const REJECT_REASONS: RejectReason[] = [
+  "malformed",
+  "mismatch",
+  "stale",
+  "future",
+  "body",
+  "idempotency-key",
+];
 
 const BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400];
 
@@ -13,7 +24,24 @@ export class ReceiverMetrics {
   private readonly counts = BUCKETS.map(() => 0);
   private total = 0;
   private sum = 0;
-  rejected = 0;
+  private readonly rejections = new Map<RejectReason, number>(REJECT_REASONS.map((r) => [r, 0]));
+  /** Authentic reports whose episode had expired (completedAt older than the ledger TTL). */
+  expired = 0;
+
+  reject(reason: RejectReason): void {
+    this.rejections.set(reason, (this.rejections.get(reason) ?? 0) + 1);
+  }
+
+  /** Deliveries refused, every reason together. */
+  get rejected(): number {
+    let n = 0;
+    for (const v of this.rejections.values()) n += v;
+    return n;
+  }
+
+  rejectedFor(reason: RejectReason): number {
+    return this.rejections.get(reason) ?? 0;
+  }
 
   /** A fresh (not repeated) verified report from one gateway replica. */
   report(b: DrainComplete): void {
@@ -57,9 +85,16 @@ export class ReceiverMetrics {
       out.push(`conn_drain_receiver_decisions_total{outcome="${o}"} ${n}`);
     }
     out.push(
-      "# HELP conn_drain_receiver_rejected_total Deliveries refused (signature, body or idempotency key).",
+      "# HELP conn_drain_receiver_rejected_total Deliveries refused: signature malformed, mismatch, stale or future (outside the window), body, idempotency-key.",
       "# TYPE conn_drain_receiver_rejected_total counter",
-      `conn_drain_receiver_rejected_total ${this.rejected}`,
+    );
+    for (const [reason, n] of this.rejections) {
+      out.push(`conn_drain_receiver_rejected_total{reason="${reason}"} ${n}`);
+    }
+    out.push(
+      "# HELP conn_drain_receiver_expired_reports_total Authentic reports of an episode older than the ledger TTL, ignored.",
+      "# TYPE conn_drain_receiver_expired_reports_total counter",
+      `conn_drain_receiver_expired_reports_total ${this.expired}`,
     );
     return `${out.join("\n")}\n`;
   }

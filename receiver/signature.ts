@@ -1,24 +1,117 @@
-// conn-drain signs each webhook body: `x-conn-drain-signature: sha256=<hex HMAC-SHA256(body)>`.
-// Verification runs over the raw bytes received (re-serialized JSON would not match) and compares
-// in constant time so a forger learns nothing from response timing.
+// conn-drain signs each webhook delivery with its send time:
+//
+//   x-conn-drain-signature: t=<T>,v1=<hex HMAC-SHA256(secret, "<T>." + body)>
+//
+// T is the gateway's clock in Unix seconds when that attempt was sent (every retry is signed
+// afresh), and the HMAC runs over the ASCII digits of T, one ".", then the raw body bytes as
+// received (re-serialized JSON would not match). A delivery is accepted only while T is within
+// `toleranceSeconds` of the receiver's clock, either way: an old delivery replayed later is
+// refused, and clock skew up to the tolerance is forgiven. The comparison runs in constant time
+// so a forger learns nothing from response timing.
 import { createHmac, timingSafeEqual } from "node:crypto";
 
 export const SIGNATURE_HEADER = "x-conn-drain-signature";
 export const IDEMPOTENCY_HEADER = "idempotency-key";
+/** How far the signed time may be from the receiver's clock, in seconds, by default. */
+export const DEFAULT_TOLERANCE_SECONDS = 300;
 
-export function sign(body: Uint8Array | string, secret: string): string {
-  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+/** The exact bytes the HMAC covers: "<t>." then the body. */
+export function signedPayload(t: number | string, body: Uint8Array | string): Buffer {
+  const raw = typeof body === "string" ? Buffer.from(body, "utf8") : Buffer.from(body);
+  return Buffer.concat([Buffer.from(`${t}.`, "ascii"), raw]);
 }
 
+/** The header value conn-drain sends for `body` at Unix second `t` (default: now). */
+export function sign(
+  body: Uint8Array | string,
+  secret: string,
+  t: number = Math.floor(Date.now() / 1000),
+): string {
+  const mac = createHmac("sha256", secret).update(signedPayload(t, body)).digest("hex");
+  return `t=${t},v1=${mac}`;
+}
+
+export type Rejection = "malformed" | "mismatch" | "stale" | "future";
+
+export type Verdict =
+  | { ok: true; t: number }
+  | { ok: false; reason: Rejection; message: string; t?: number };
+
+export interface VerifyOptions {
+  /** The receiver's clock, epoch milliseconds (default Date.now()). */
+  now?: number;
+  toleranceSeconds?: number;
+}
+
+/** `t=<digits>,v1=<64 hex>[,v1=…]`; other keys are ignored (room for future schemes). */
+function parseHeader(header: string): { t: number; v1: string[] } | undefined {
+  if (header.length > 1024) return undefined;
+  let t: number | undefined;
+  const v1: string[] = [];
+  for (const item of header.split(",")) {
+    const eq = item.indexOf("=");
+    if (eq < 0) return undefined;
+    const key = item.slice(0, eq).trim();
+    const value = item.slice(eq + 1).trim();
+    if (key === "t") {
+      if (t !== undefined || !/^\d{1,12}$/.test(value)) return undefined;
+      t = Number(value);
+    } else if (key === "v1") {
+      if (!/^[0-9a-f]{64}$/.test(value)) return undefined;
+      v1.push(value);
+    }
+  }
+  return t === undefined || v1.length === 0 ? undefined : { t, v1 };
+}
+
+/**
+ * Checks the header against the raw body: authentic first (so "stale" and "future" are only ever
+ * said of deliveries the gateway really signed), then fresh.
+ */
 export function verifySignature(
   body: Uint8Array,
   header: string | undefined,
   secret: string,
-): boolean {
-  if (!header || !/^sha256=[0-9a-f]{64}$/.test(header)) return false;
-  const expected = Buffer.from(sign(body, secret));
-  const given = Buffer.from(header);
-  return expected.length === given.length && timingSafeEqual(expected, given);
+  options: VerifyOptions = {},
+): Verdict {
+  const parsed = header ? parseHeader(header) : undefined;
+  if (!parsed) {
+    return {
+      ok: false,
+      reason: "malformed",
+      message: header?.startsWith("sha256=")
+        ? "signature header is the old body-only form (sha256=…): upgrade conn-drain; t=<seconds>,v1=<hex> is required"
+        : `missing or malformed ${SIGNATURE_HEADER}: expected t=<unix seconds>,v1=<hex HMAC-SHA256>`,
+    };
+  }
+  const expected = Buffer.from(
+    createHmac("sha256", secret).update(signedPayload(parsed.t, body)).digest("hex"),
+  );
+  let match = false;
+  for (const given of parsed.v1) {
+    // Every candidate is compared in full: no early exit on the first match either.
+    if (timingSafeEqual(expected, Buffer.from(given))) match = true;
+  }
+  if (!match) return { ok: false, reason: "mismatch", message: "signature does not verify" };
+  const tolerance = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
+  const nowSeconds = Math.floor((options.now ?? Date.now()) / 1000);
+  if (nowSeconds - parsed.t > tolerance) {
+    return {
+      ok: false,
+      reason: "stale",
+      t: parsed.t,
+      message: `signed ${nowSeconds - parsed.t} s ago, more than the ${tolerance} s allowed: a replay, or clocks apart`,
+    };
+  }
+  if (parsed.t - nowSeconds > tolerance) {
+    return {
+      ok: false,
+      reason: "future",
+      t: parsed.t,
+      message: `signed ${parsed.t - nowSeconds} s in the future, more than the ${tolerance} s allowed: clocks apart`,
+    };
+  }
+  return { ok: true, t: parsed.t };
 }
 
 /** The drain-complete webhook body (README, "Draining a game server"). */
@@ -50,5 +143,8 @@ export function parseDrainComplete(body: Uint8Array): DrainComplete | undefined 
   }
   if (o.reason !== "drained" && o.reason !== "deadline") return undefined;
   if (typeof o.remaining !== "number" || !Array.isArray(o.upstreams)) return undefined;
+  // The ledger expires reports by completedAt, so it must be a time.
+  if (!str("completedAt") || !Number.isFinite(Date.parse(o.completedAt as string)))
+    return undefined;
   return o as unknown as DrainComplete;
 }

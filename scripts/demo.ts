@@ -154,12 +154,12 @@ async function main(): Promise<void> {
     say(`drain-complete webhook received: POST ${d.path}`);
     detail(`host ${b.host}, episode ${b.episode}, reason ${b.reason}, remaining ${b.remaining}`);
     detail(`gateway ${b.gateway}, upstreams ${b.upstreams.join(", ")}`);
-    detail(`idempotency-key ${d.idempotencyKey}  signature ${d.signature?.slice(0, 23)}...`);
+    detail(`idempotency-key ${d.idempotencyKey}  signature ${d.signature?.slice(0, 30)}...`);
     if (!d.verified) fail("the webhook's HMAC signature or idempotency key did not verify");
     if (b.host !== game1 || b.episode !== started.drain.episode || b.remaining !== 0) {
       fail("the webhook does not describe the drain that was started");
     }
-    say("verified: HMAC-SHA256 over the raw body matches, idempotency key = episode");
+    say("verified: HMAC-SHA256 over t + raw body matches, t is fresh, idempotency key = episode");
     const drain = await waitFor("delivery recorded by the plugin", async () =>
       (await tb.admin.drains()).find((x) => x.host === game1 && x.delivery.state === "delivered"),
     );

@@ -20,9 +20,9 @@ import { Delivery, Drain, DrainSource } from "./drain";
 import { AttemptOp, CancelDrainOp, OutcomeOp, StartDrainOp, TakeOverOp } from "./drain_ops";
 import { completionJson } from "./drain_render";
 import { backoffMillis, newDrain } from "./drain_rules";
-import { hmacSha256, toHex } from "./sha256";
 import { Slot } from "./slot";
 import { PruneOp } from "./slot_ops";
+import { webhookSignature } from "./webhook_signature";
 
 const MAX_CAS_ATTEMPTS = 32;
 
@@ -283,11 +283,9 @@ export class DrainController extends CompletionListener {
     headers.push(new HeaderPair("content-type", "application/json"));
     headers.push(new HeaderPair("idempotency-key", d.episode));
     if (hook.secret.length > 0) {
-      const mac = hmacSha256(
-        Uint8Array.wrap(String.UTF8.encode(hook.secret)),
-        Uint8Array.wrap(body),
-      );
-      headers.push(new HeaderPair("x-conn-drain-signature", "sha256=" + toHex(mac)));
+      // Signed per attempt, with this attempt's send time (webhook_signature.ts).
+      const signature = webhookSignature(hook.secret, body, nowMillis());
+      headers.push(new HeaderPair("x-conn-drain-signature", signature));
     }
     const call = httpCallAsRoot(this.rootId, hook.cluster, headers, body, <u32>hook.timeoutMs);
     if (call.status != WasmResult.Ok) {

@@ -1,5 +1,6 @@
-// The demo's webhook receiver: records every drain-complete delivery, checks its HMAC signature
-// over the raw body and that the idempotency key names the body's episode, answers 200.
+// The demo's webhook receiver: records every drain-complete delivery, checks its signature
+// (HMAC-SHA256 over "<t>." + the raw body, t within the receiver's default window) and that the
+// idempotency key names the body's episode, answers 200.
 // (receiver/ is the real one for a cluster; this one only observes.)
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -18,7 +19,7 @@ export interface Delivery {
   raw: Buffer;
   idempotencyKey: string | undefined;
   signature: string | undefined;
-  /** HMAC matches and the idempotency key is the body's episode. */
+  /** The signature verifies and is fresh, and the idempotency key is the body's episode. */
   verified: boolean;
   /** A repeat of an idempotency key seen before. */
   duplicate: boolean;
@@ -42,7 +43,7 @@ export async function startWebhookSink(secret: string): Promise<WebhookSink> {
       const signature = req.headers[SIGNATURE_HEADER] as string | undefined;
       const body = parseDrainComplete(raw);
       const verified =
-        verifySignature(raw, signature, secret) && body !== undefined && body.episode === key;
+        verifySignature(raw, signature, secret).ok && body !== undefined && body.episode === key;
       const duplicate = key !== undefined && seen.has(key);
       if (key) seen.add(key);
       got.push({

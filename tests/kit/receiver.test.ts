@@ -1,7 +1,9 @@
 // The drain receiver (receiver/) against a stand-in Kubernetes API server (fake-kube.ts):
-// signature and idempotency checks, waiting for every gateway replica, the PreDelete check, the
-// merge-patch of the GameServer label; and the whole path with the real plugin: two local
-// gateway replicas drain a host and their webhooks make the receiver release the block.
+// signature and idempotency checks, the freshness window and the per-episode ledger with expiry,
+// waiting for every gateway replica, the PreDelete check, the merge-patch of the GameServer label;
+// and the whole path with the real plugin: two local gateway replicas drain a host and their
+// webhooks make the receiver release the block.
+import { createHmac } from "node:crypto";
 import { request } from "node:http";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AdminClient } from "../../gateway/demo/admin-client.js";
@@ -13,7 +15,12 @@ import { defaultCluster } from "../../gateway/routes.js";
 import { type LocalGateway, startLocalGateway } from "../../gateway/server.js";
 import { loadConfig } from "../../receiver/config.js";
 import { Kube } from "../../receiver/kube.js";
-import { type Receiver, startReceiver } from "../../receiver/server.js";
+import {
+  freshnessFromEnv,
+  type Receiver,
+  type ReceiverOptions,
+  startReceiver,
+} from "../../receiver/server.js";
 import { sign } from "../../receiver/signature.js";
 import { FakeKube } from "./fake-kube.js";
 
@@ -32,7 +39,15 @@ let kube: FakeKube;
 let rx: Receiver;
 const lines: string[] = [];
 
-async function startAll(env: Record<string, string> = {}): Promise<void> {
+/** The receiver's clock in the stand-in tests: a minute after the records' completedAt. */
+const T0 = Date.parse("2026-05-01T10:06:00.000Z");
+let clock = T0;
+const testClock: ReceiverOptions = { now: () => clock };
+
+async function startAll(
+  env: Record<string, string> = {},
+  options: ReceiverOptions = testClock,
+): Promise<void> {
   kube = new FakeKube(KUBE_TOKEN);
   await kube.start();
   kube.setGameServer(NS, GS, "PreDelete", { [LABEL]: "true" });
@@ -40,6 +55,14 @@ async function startAll(env: Record<string, string> = {}): Promise<void> {
     { ip: "10.0.0.11", pod: "higress-gateway-7d9f-a", ready: true },
     { ip: "10.0.0.12", pod: "higress-gateway-7d9f-b", ready: false },
   ]);
+  await startReceiverOnly(env, options);
+}
+
+/** A receiver (again) against the running stand-in API: a restart loses its memory. */
+async function startReceiverOnly(
+  env: Record<string, string> = {},
+  options: ReceiverOptions = testClock,
+): Promise<void> {
   const c = loadConfig({
     WEBHOOK_SECRET: SECRET,
     GAME_NAMESPACE: NS,
@@ -50,8 +73,11 @@ async function startAll(env: Record<string, string> = {}): Promise<void> {
     RECHECK_SECONDS: "0.2",
     ...env,
   });
-  rx = await startReceiver(c, new Kube({ server: kube.url, token: () => KUBE_TOKEN }), (l) =>
-    lines.push(l),
+  rx = await startReceiver(
+    c,
+    new Kube({ server: kube.url, token: () => KUBE_TOKEN }),
+    (l) => lines.push(l),
+    options,
   );
 }
 
@@ -77,13 +103,18 @@ function post(
   });
 }
 
-function record(gateway: string, episode: string, host = HOST): string {
+function record(
+  gateway: string,
+  episode: string,
+  host = HOST,
+  completedAt = "2026-05-01T10:05:00.000Z",
+): string {
   return JSON.stringify({
     event: "drain_complete",
     host,
     episode,
     startedAt: "2026-05-01T10:00:00.000Z",
-    completedAt: "2026-05-01T10:05:00.000Z",
+    completedAt,
     reason: "drained",
     remaining: 0,
     gateway,
@@ -91,8 +122,16 @@ function record(gateway: string, episode: string, host = HOST): string {
   });
 }
 
-const signed = (body: string, episode: string, secret = SECRET) =>
-  post(body, { "x-conn-drain-signature": sign(body, secret), "idempotency-key": episode });
+const nowSeconds = () => Math.floor(clock / 1000);
+
+/** Headers of a delivery of `body` signed at Unix second `t` (default: the receiver's now). */
+const headersOf = (body: string, episode: string, t = nowSeconds(), secret = SECRET) => ({
+  "x-conn-drain-signature": sign(body, secret, t),
+  "idempotency-key": episode,
+});
+
+const signed = (body: string, episode: string, secret = SECRET, t = nowSeconds()) =>
+  post(body, headersOf(body, episode, t, secret));
 
 const patches = () => kube.requests.filter((r) => r.method === "PATCH");
 const label = () =>
@@ -101,7 +140,10 @@ const label = () =>
   ];
 
 describe("drain receiver against a stand-in Kubernetes API", () => {
-  beforeEach(() => startAll());
+  beforeEach(() => {
+    clock = T0;
+    return startAll();
+  });
   afterEach(async () => {
     await rx.close();
     await kube.close();
@@ -111,10 +153,19 @@ describe("drain receiver against a stand-in Kubernetes API", () => {
     const body = record(GW_A, "d-1");
     expect((await signed(body, "d-1", "another-secret-0123456789")).status).toBe(401);
     expect((await post(body, { "idempotency-key": "d-1" })).status).toBe(401);
+    // The old body-only form is refused: it carries no time, so it could be replayed forever.
+    const bodyOnly = `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`;
+    const old = await post(body, { "x-conn-drain-signature": bodyOnly, "idempotency-key": "d-1" });
+    expect(old.status).toBe(401);
+    expect(old.json.error).toContain("old body-only form");
     expect((await signed(body, "d-other")).status).toBe(400);
     expect((await signed('{"event":"something_else"}', "d-1")).status).toBe(400);
     expect(kube.requests).toEqual([]);
-    expect(rx.metrics.rejected).toBe(4);
+    expect(rx.metrics.rejected).toBe(5);
+    expect(rx.metrics.rejectedFor("mismatch")).toBe(1);
+    expect(rx.metrics.rejectedFor("malformed")).toBe(2);
+    expect(rx.metrics.rejectedFor("idempotency-key")).toBe(1);
+    expect(rx.metrics.rejectedFor("body")).toBe(1);
   });
 
   it("waits for every replica of the gateway Service, then merge-patches the GameServer", async () => {
@@ -182,6 +233,158 @@ describe("drain receiver against a stand-in Kubernetes API", () => {
   });
 });
 
+describe("freshness: a signed time inside the window, a per-episode ledger with expiry", () => {
+  beforeEach(() => {
+    clock = T0;
+    return startAll();
+  });
+  afterEach(async () => {
+    await rx.close();
+    await kube.close();
+  });
+
+  it("a delivery signed longer ago than the window (300 s by default) is refused: 401 stale, nothing recorded", async () => {
+    const body = record(GW_A, "d-a1");
+    const stale = await signed(body, "d-a1", SECRET, nowSeconds() - 301);
+    expect(stale.status).toBe(401);
+    expect(stale.json.reason).toBe("stale");
+    expect(rx.ledger.get(HOST)).toBeUndefined();
+    expect(kube.requests).toEqual([]);
+    expect(rx.metrics.rejectedFor("stale")).toBe(1);
+    expect(rx.metrics.render()).toContain('conn_drain_receiver_rejected_total{reason="stale"} 1');
+    // The edge of the window is still inside it.
+    expect((await signed(body, "d-a1", SECRET, nowSeconds() - 300)).status).toBe(200);
+  });
+
+  it("a delivery signed too far in the future is refused: 401 future; skew inside the window is forgiven", async () => {
+    const body = record(GW_A, "d-a1");
+    const future = await signed(body, "d-a1", SECRET, nowSeconds() + 301);
+    expect(future.status).toBe(401);
+    expect(future.json.reason).toBe("future");
+    expect(rx.ledger.get(HOST)).toBeUndefined();
+    const skewed = await signed(body, "d-a1", SECRET, nowSeconds() + 200);
+    expect(skewed).toMatchObject({ status: 200, json: { outcome: "waiting-for-replicas" } });
+  });
+
+  it("a changed signed time does not verify: t is inside the HMAC", async () => {
+    const body = record(GW_A, "d-a1");
+    const h = headersOf(body, "d-a1", nowSeconds() - 400);
+    const moved = h["x-conn-drain-signature"].replace(/^t=\d+/, `t=${nowSeconds()}`);
+    const res = await post(body, { ...h, "x-conn-drain-signature": moved });
+    expect(res).toMatchObject({ status: 401, json: { reason: "mismatch" } });
+  });
+
+  it("a retry hours later, signed afresh, is accepted and recognised as a repeat", async () => {
+    const body = record(GW_A, "d-a1");
+    expect((await signed(body, "d-a1")).json.duplicate).toBe(false);
+    clock += 2 * 3600_000;
+    const retry = await signed(body, "d-a1");
+    expect(retry).toMatchObject({ status: 200, json: { duplicate: true } });
+  });
+
+  it("replaying a released episode, even inside the window and with the game server re-created in PreDelete, releases nothing", async () => {
+    const a = record(GW_A, "d-a1");
+    const b = record(GW_B, "d-b1");
+    const ha = headersOf(a, "d-a1");
+    const hb = headersOf(b, "d-b1");
+    await post(a, ha);
+    expect((await post(b, hb)).json.outcome).toBe("released");
+    expect(patches()).toHaveLength(1);
+    // OKG deletes it; a GameServer of the same name comes back and is scaled down again.
+    kube.setGameServer(NS, GS, "PreDelete", { [LABEL]: "true" });
+    clock += 60_000;
+    const again = [await post(a, ha), await post(b, hb)];
+    for (const r of again) expect(r).toMatchObject({ status: 200, json: { duplicate: true } });
+    expect(patches()).toHaveLength(1);
+    expect(label()).toBe("true");
+    // A new drain of the new game server needs new reports from every replica: the replayed
+    // old episode of replica A does not count for it.
+    const fresh = await signed(record(GW_B, "d-b2", HOST, new Date(clock).toISOString()), "d-b2");
+    expect(fresh.json).toMatchObject({ duplicate: false, outcome: "waiting-for-replicas" });
+    await post(a, ha);
+    expect(patches()).toHaveLength(1);
+    expect(label()).toBe("true");
+  });
+
+  it("after a receiver restart, a replay signed outside the window is refused", async () => {
+    const a = record(GW_A, "d-a1");
+    const b = record(GW_B, "d-b1");
+    const ha = headersOf(a, "d-a1");
+    const hb = headersOf(b, "d-b1");
+    await post(a, ha);
+    await post(b, hb);
+    expect(patches()).toHaveLength(1);
+    await rx.close();
+    kube.setGameServer(NS, GS, "PreDelete", { [LABEL]: "true" });
+    clock += 301_000;
+    await startReceiverOnly();
+    for (const [body, h] of [
+      [a, ha],
+      [b, hb],
+    ] as const) {
+      expect(await post(body, h)).toMatchObject({ status: 401, json: { reason: "stale" } });
+    }
+    expect(patches()).toHaveLength(1);
+    expect(label()).toBe("true");
+  });
+
+  it("what the window leaves: right after a restart, a replay signed inside it counts again as a report", async () => {
+    const a = record(GW_A, "d-a1");
+    const ha = headersOf(a, "d-a1");
+    await post(a, ha);
+    await rx.close();
+    clock += 60_000;
+    await startReceiverOnly();
+    // The restarted receiver has no memory of d-a1: inside the window it is a fresh report
+    // (docs/okg.md, "Webhook signature": why this cannot release on its own).
+    expect((await post(a, ha)).json).toMatchObject({ duplicate: false });
+  });
+
+  it("ledger entries expire: an old report stops counting, is forgotten, and a late delivery of it is ignored", async () => {
+    await rx.close();
+    await startReceiverOnly({}, { ...testClock, ledgerTtlSeconds: 3600 });
+    // completedAt 10:05, ledger TTL 1 h: the report counts until 11:05.
+    await signed(record(GW_A, "d-a1"), "d-a1");
+    expect(rx.ledger.get(HOST)?.reports.get(GW_A)).toBe("d-a1");
+    expect(rx.ledger.size()).toBe(1);
+    clock = Date.parse("2026-05-01T11:05:00.000Z");
+    expect(rx.ledger.get(HOST)).toBeUndefined();
+    expect(rx.ledger.size()).toBe(0);
+    // Replica B completes a later drain: A's expired report must not make it "all reported".
+    const later = "2026-05-01T11:04:30.000Z";
+    const b = await signed(record(GW_B, "d-b9", HOST, later), "d-b9");
+    expect(b.json).toMatchObject({ duplicate: false, outcome: "waiting-for-replicas" });
+    expect(patches()).toHaveLength(0);
+    // A delivery of A's episode now, signed afresh (a late retry), is authentic but expired.
+    const late = await signed(record(GW_A, "d-a1"), "d-a1");
+    expect(late).toMatchObject({ status: 200, json: { outcome: "expired" } });
+    expect(rx.ledger.get(HOST)?.reports.has(GW_A)).toBe(false);
+    expect(rx.metrics.expired).toBe(1);
+    expect(patches()).toHaveLength(0);
+  });
+
+  it("SIGNATURE_TOLERANCE_SECONDS and LEDGER_TTL_SECONDS come from the environment, checked", async () => {
+    expect(freshnessFromEnv({})).toEqual({});
+    expect(
+      freshnessFromEnv({ SIGNATURE_TOLERANCE_SECONDS: "60", LEDGER_TTL_SECONDS: "7200" }),
+    ).toEqual({ toleranceSeconds: 60, ledgerTtlSeconds: 7200 });
+    for (const bad of ["0", "-5", "1.5", "abc", "3601"]) {
+      expect(() => freshnessFromEnv({ SIGNATURE_TOLERANCE_SECONDS: bad })).toThrow(
+        /SIGNATURE_TOLERANCE_SECONDS must be a whole number of seconds from 1 to 3600/,
+      );
+    }
+    expect(() => freshnessFromEnv({ LEDGER_TTL_SECONDS: "59" })).toThrow(/LEDGER_TTL_SECONDS/);
+    await rx.close();
+    await startReceiverOnly(
+      {},
+      { ...testClock, ...freshnessFromEnv({ SIGNATURE_TOLERANCE_SECONDS: "60" }) },
+    );
+    const body = record(GW_A, "d-a1");
+    expect((await signed(body, "d-a1", SECRET, nowSeconds() - 61)).json.reason).toBe("stale");
+    expect((await signed(body, "d-a1", SECRET, nowSeconds() - 60)).status).toBe(200);
+  });
+});
+
 describe("the whole path: plugin on two gateway replicas → receiver → GameServer released", () => {
   const replicas: LocalGateway[] = [];
   let game: GameServer;
@@ -194,7 +397,8 @@ describe("the whole path: plugin on two gateway replicas → receiver → GameSe
   });
 
   it("releases the block only after both replicas' drains completed", async () => {
-    await startAll();
+    // Real time: the plugin signs with the gateway's clock, the receiver checks with its own.
+    await startAll({}, {});
     game = await startGameServer("game3");
     const hook = "outbound|8080||conn-drain-receiver.ops.svc.cluster.local";
     for (const id of [GW_A, GW_B]) {

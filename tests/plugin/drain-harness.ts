@@ -72,9 +72,12 @@ export function bodyOf(call: HttpCall): Record<string, unknown> {
   return JSON.parse(new TextDecoder().decode(call.body)) as Record<string, unknown>;
 }
 
-/** The signature a receiver computes with Node's crypto, to compare with the plugin's header. */
-export function referenceSignature(body: Uint8Array, secret = WEBHOOK_SECRET): string {
-  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+/**
+ * The signature a receiver computes with Node's crypto for `body` sent at Unix second `t`
+ * (HMAC-SHA256 over "<t>." + body), to compare with the plugin's header.
+ */
+export function referenceSignature(body: Uint8Array, t: number, secret = WEBHOOK_SECRET): string {
+  return `t=${t},v1=${createHmac("sha256", secret).update(`${t}.`).update(body).digest("hex")}`;
 }
 
 export function completeKey(gw: Gateway, host: string): Record<string, unknown> | undefined {
