@@ -115,8 +115,8 @@ export class AdminClient {
         res.on("end", () => {
           const status = res.statusCode ?? 0;
           const text = Buffer.concat(chunks).toString("utf8").trim();
-          // Errors are a one-line text/plain reason (admin.ts problem()); keep it short.
-          const msg = `HTTP ${status}${text ? `: ${text.split("\n")[0]?.slice(0, 160)}` : ""}`;
+          // Errors are a one-line text/plain reason (admin.ts problem()): room for a host key refusal.
+          const msg = `HTTP ${status}${text ? `: ${text.split("\n")[0]?.slice(0, 240)}` : ""}`;
           if (status === 401 || status === 403)
             return resolve({ ok: false, failure: { kind: "auth", status, message: msg } });
           if (!ok.includes(status))

@@ -5,7 +5,7 @@ import { type Command, type Io, str, type Values } from "../args.js";
 import { CliError, ExitCode, usage } from "../errors.js";
 import { replicaFlags, resolveClients } from "../replicas.js";
 import { renderTable } from "../table.js";
-import { failureError, failureText, gather, hostArg, seconds } from "./status.js";
+import { answeredKey, failureError, failureText, gather, hostArg, seconds } from "./status.js";
 
 interface ReplicaResult {
   name: string;
@@ -128,8 +128,8 @@ async function waitDrained(
 
 async function run(values: Values, positionals: string[], io: Io): Promise<void> {
   if (positionals.length > 0) throw usage(`unexpected argument "${positionals[0]}"`, "drain");
-  const host = hostArg(values, "drain");
-  if (!host) throw usage("--host HOST is required (the game server's host name)", "drain");
+  const asked = hostArg(values, "drain");
+  if (!asked) throw usage("--host HOST is required (the game server's host name)", "drain");
   const cancel = values.cancel === true;
   const deadlineRaw = str(values, "deadline-seconds");
   let deadline: number | undefined;
@@ -149,7 +149,13 @@ async function run(values: Values, positionals: string[], io: Io): Promise<void>
   const intervalS = seconds(values, "interval", 2, 0.1, "drain");
 
   const clients = await resolveClients(values, io, "drain");
-  const results = await Promise.all(clients.map((c) => act(c, cancel, host, deadline)));
+  const results = await Promise.all(clients.map((c) => act(c, cancel, asked, deadline)));
+  // From here on the host is the key the replicas drain (e.g. Game1.Example.com:443 is
+  // game1.example.com under keyBy authority): --wait and every message follow it.
+  const host = answeredKey(
+    asked,
+    results.map((r) => r.drain),
+  );
   if (values.json) {
     io.out(
       `${JSON.stringify(
@@ -213,7 +219,11 @@ printing progress on stderr, until every replica reports 0 active with a complet
 at most --timeout seconds. Replicas, token and admin path: as for 'conn-drain status'.`,
   flags: {
     ...replicaFlags,
-    host: { type: "string", arg: "HOST", help: "the game server's host name (required)" },
+    host: {
+      type: "string",
+      arg: "HOST",
+      help: "the game server's host name, or its cluster or upstream address under that keyBy (required)",
+    },
     "deadline-seconds": {
       type: "string",
       arg: "N",

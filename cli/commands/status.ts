@@ -51,7 +51,8 @@ export async function gather(clients: AdminClient[], host?: string): Promise<Fle
       };
     }),
   );
-  // The replica normalizes the name (lower case, default port); show the name it answered with.
+  // The replica brings the name to its key form (under keyBy authority: lower case, no port);
+  // show the name it answered with.
   const names = new Set<string>();
   for (const r of replicas) for (const h of r.hosts.keys()) names.add(h);
   if (host !== undefined && names.size === 0) names.add(host);
@@ -178,19 +179,29 @@ export function seconds(
   return n;
 }
 
+/**
+ * --host as given. What a host key looks like depends on the gateway's keyBy (a Host name,
+ * Envoy's case-sensitive cluster name such as outbound|8080||game1.DEFAULT-GROUP.public.nacos,
+ * or an upstream address such as [fd00::1]:5000), which only the replicas know: they bring the
+ * name to their key form (plugin host_key.ts) and answer 400 with the reason when it cannot be
+ * one. So nothing is rewritten here, and only what no keyBy accepts is refused: blanks, non-ASCII,
+ * and URL pastes.
+ */
 export function hostArg(values: Values, command: string): string | undefined {
   const h = str(values, "host");
   if (h === undefined) return undefined;
-  // The replica validates and normalizes it too; this catches pastes of URLs and blanks early.
-  if (
-    !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$/.test(h) &&
-    !/^\[[0-9a-fA-F:.]+\](:[0-9]{1,5})?$/.test(h)
-  )
+  if (!/^[\x21-\x7e]{1,512}$/.test(h) || /^[a-z][a-z0-9+.-]*:\/\//i.test(h))
     throw usage(
-      `--host "${h}" is not a host name (give it as players' Host header, no scheme)`,
+      `--host "${h}" is not a host name (give it as players' Host header, no scheme; or the cluster name or upstream address the gateway counts by)`,
       command,
     );
   return h;
+}
+
+/** The key the replicas answered for `asked` (their keyBy's form of it), else `asked`. */
+export function answeredKey(asked: string, answers: Array<{ host?: string } | undefined>): string {
+  for (const a of answers) if (a?.host) return a.host;
+  return asked;
 }
 
 /**
@@ -262,7 +273,11 @@ exit code says why (3 unreachable, 4 token refused). --watch redraws in place ev
 seconds until Ctrl-C and keeps showing a replica that stops answering.`,
   flags: {
     ...replicaFlags,
-    host: { type: "string", arg: "HOST", help: "one host only (as players' Host header)" },
+    host: {
+      type: "string",
+      arg: "HOST",
+      help: "one host only (players' Host header, or the cluster or upstream address under that keyBy)",
+    },
     watch: { type: "boolean", short: "w", help: "redraw in place until Ctrl-C" },
     interval: { type: "string", arg: "SECONDS", default: "2", help: "--watch period" },
     count: { type: "string", arg: "N", help: "--watch: stop after N redraws" },
