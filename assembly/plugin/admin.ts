@@ -3,13 +3,12 @@
 // admin.allowCidrs; state changes always need the token and are refused from browsers (see
 // checkAccess). Without a token or an allow-list configured the endpoint does not exist.
 
-import { nowMillis } from "../abi/host";
 import { byHost, renderHostJson, renderJson, renderPrometheus } from "./admin_render";
 import { ByteBuffer } from "./byte_buffer";
 import { parseSocketAddress } from "./cidr";
 import { AdminConfig, KeyBy } from "./config";
 import { ConnectionTable, HostCount } from "./connection_table";
-import { Drain, DrainSource } from "./drain";
+import { DrainSource } from "./drain";
 import { DrainController, DrainOutcome } from "./drain_controller";
 import { writeDrainJson } from "./drain_render";
 import { checkedKey, hostKeyFor, hostKeyProblem } from "./host_key";
@@ -103,15 +102,11 @@ export class AdminEndpoint {
       prometheus = req.accept!.includes("text/plain") && !req.accept!.includes("application/json");
     }
     if (query.host !== null) {
-      const host = query.host!;
-      const slot = this.table.slotOf(host);
-      const active = slot === null ? 0 : this.table.total(slot, nowMillis());
-      const drain: Drain | null = slot === null ? null : slot.drain;
+      const one = this.table.hostCount(query.host!);
       if (prometheus) {
-        const one = [new HostCount(host, active, drain)];
-        return new AdminReply(200, PROM_TYPE, renderPrometheus(this.gateway, one, 0));
+        return new AdminReply(200, PROM_TYPE, renderPrometheus(this.gateway, [one], one.overflow));
       }
-      return new AdminReply(200, JSON_TYPE, renderHostJson(this.gateway, host, active, drain));
+      return new AdminReply(200, JSON_TYPE, renderHostJson(this.gateway, one));
     }
     const snapshot = this.table.snapshot();
     if (prometheus) {
@@ -146,10 +141,10 @@ export class AdminEndpoint {
       outcome = this.drains.cancel(host);
     }
     if (outcome.drain === null) return problem(outcome.status, outcome.error);
-    const slot = this.table.slotOf(host);
-    const active = slot === null ? 0 : this.table.total(slot, nowMillis());
     // Re-read so the answer shows a completion that happened in this very request.
-    const d = slot !== null && slot.drain !== null ? slot.drain! : outcome.drain!;
+    const current = this.table.hostCount(host);
+    const active = current.active;
+    const d = current.drain !== null ? current.drain! : outcome.drain!;
     const out = new ByteBuffer(512);
     out.str('{"gateway":').json(this.gateway).str(',"drain":');
     writeDrainJson(out, host, active, d);

@@ -2,16 +2,22 @@
 // into one byte buffer (see byte_buffer.ts for why).
 import { ByteBuffer } from "./byte_buffer";
 import { HostCount, TableSnapshot } from "./connection_table";
-import { Drain } from "./drain";
 import { writeDrainFields } from "./drain_render";
 
 export function byHost(a: HostCount, b: HostCount): i32 {
   return a.host < b.host ? -1 : a.host > b.host ? 1 : 0;
 }
 
-/** `"host":…,"active":…,"draining":…` and, if the host ever drained, its drain. */
-function hostFields(out: ByteBuffer, host: string, active: i64, d: Drain | null): void {
-  out.str('"host":').json(host).str(',"active":').int(active).str(',"draining":');
+/**
+ * `"host":…,"active":…,"exact":…,"overflow":…,"draining":…` and, if the host ever drained, its
+ * drain. `active` includes the streams of the host's overflow slot, which may belong to other
+ * hosts: then `exact` is false and `active` an upper bound, never a false low.
+ */
+function hostFields(out: ByteBuffer, h: HostCount): void {
+  const d = h.drain;
+  out.str('"host":').json(h.host).str(',"active":').int(h.active);
+  out.str(',"exact":').str(h.overflow == 0 ? "true" : "false");
+  out.str(',"overflow":').int(h.overflow).str(',"draining":');
   out.str(d !== null && d.active ? "true" : "false");
   if (d !== null) {
     out.str(',"drain":{');
@@ -31,22 +37,17 @@ export function renderJson(gateway: string, snapshot: TableSnapshot): ArrayBuffe
     const h = unchecked(hosts[i]);
     if (i > 0) out.byte(0x2c);
     out.byte(0x7b);
-    hostFields(out, h.host, h.active, h.drain);
+    hostFields(out, h);
     out.byte(0x7d);
   }
   out.str("]}\n");
   return out.bytes();
 }
 
-export function renderHostJson(
-  gateway: string,
-  host: string,
-  active: i64,
-  d: Drain | null,
-): ArrayBuffer {
+export function renderHostJson(gateway: string, h: HostCount): ArrayBuffer {
   const out = new ByteBuffer(256);
   out.str('{"gateway":').json(gateway).byte(0x2c);
-  hostFields(out, host, active, d);
+  hostFields(out, h);
   out.str("}\n");
   return out.bytes();
 }
@@ -58,7 +59,8 @@ export function renderPrometheus(
 ): ArrayBuffer {
   const sorted = hosts.sort(byHost);
   const out = new ByteBuffer(512 + sorted.length * 160);
-  out.str("# HELP conn_drain_active Live streams per upstream host, summed over all workers.\n");
+  out.str("# HELP conn_drain_active Live streams per upstream host, summed over all workers ");
+  out.str("(with the host's overflow share: an upper bound while conn_drain_overflow > 0).\n");
   out.str("# TYPE conn_drain_active gauge\n");
   for (let i = 0; i < sorted.length; i++) {
     const h = unchecked(sorted[i]);

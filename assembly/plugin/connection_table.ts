@@ -7,7 +7,10 @@
 // buckets map host names to slots. Slot and bucket keys are created at configure time (see
 // shared_keys.ts), so every CAS here is on a key that exists. Because the slot count is fixed, a
 // flood of invented Host headers can neither grow shared data nor blind the table: idle hosts are
-// evicted to make room, and streams of hosts that find no room count in one overflow figure.
+// evicted to make room, and streams of hosts that find no room count in one of OVERFLOW_BUCKETS
+// overflow slots chosen by the host's hash. A host's overflow slot counts against it (reported
+// as an upper bound, and no drain of the host completes while it holds streams), so overflow
+// can delay a drain but never hide a player from one.
 import { LogLevel, WasmResult } from "../abi/enums";
 import {
   log,
@@ -26,16 +29,29 @@ import { CompletionReason, Drain } from "./drain";
 import { completeDrain } from "./drain_rules";
 import { HostMetrics, hostMetricName, OVERFLOW_METRIC } from "./host_metrics";
 import { decodeU32, encodeU32, ensure, SharedKeys } from "./shared_keys";
-import { decodeSlot, decodeSlotAt, FLAG_METERED, freeSlotValue, isFreeAt, Slot } from "./slot";
-import { CountOp, MeterOp, PruneOp, SlotOp } from "./slot_ops";
+import {
+  decodeSlot,
+  decodeSlotAt,
+  FLAG_CLAIMING,
+  FLAG_METERED,
+  freeSlotValue,
+  isFreeAt,
+  Slot,
+} from "./slot";
+import { CountOp, FinishClaimOp, MeterOp, OverflowCountOp, PruneOp, SlotOp } from "./slot_ops";
 import { VmLiveness } from "./vm_liveness";
 
-/** The overflow key is a slot whose host no real key can equal (keys are printable ASCII). */
+/** Overflow slots hold a host whose name no real key can equal (keys are printable ASCII). */
 export const OVERFLOW_HOST = "\u0001overflow";
+/** How many overflow slots share the streams of hosts that found no slot (by host hash). */
+export const OVERFLOW_BUCKETS: i32 = 64;
 
 const MAX_CAS_ATTEMPTS = 32;
-const MAX_OPEN_ATTEMPTS = 4;
 const SWEEP_PER_TICK = 64;
+
+export function overflowBucketOf(host: string): i32 {
+  return bucketOf(host) & (OVERFLOW_BUCKETS - 1);
+}
 
 export enum Update {
   Ok,
@@ -43,20 +59,20 @@ export enum Update {
   WrongHost,
   /** The op chose not to write (e.g. a new stream refused while draining). */
   Declined,
+  /** Another VM is still claiming the slot and the op does not accept that (SlotOp). */
+  Claiming,
+  /** Shared data refused the write for a reason other than a lost race. */
   GaveUp,
+  /** No slot could be had for a host without one. */
+  NoRoom,
 }
 
-/**
- * Whether the write about to be made ends a running drain: its host reached zero, or its
- * deadline passed (with `total` streams left). Every slot write asks, so whichever write first
- * sees either condition completes the episode, and its CAS makes it the only one.
- */
-function completionDue(slot: Slot, total: i64, now: i64): CompletionReason {
-  const d = slot.drain;
-  if (d === null || !d.active) return CompletionReason.None;
-  if (total == 0) return CompletionReason.Drained;
-  if (d.deadlineAt > 0 && now >= d.deadlineAt) return CompletionReason.Deadline;
-  return CompletionReason.None;
+/** Where an op on a host's slot landed (see ConnectionTable.apply). */
+export class Placed {
+  constructor(
+    public result: Update,
+    public slot: i32,
+  ) {}
 }
 
 /** What a stream holds once counted: the exact key and host it must later release. */
@@ -80,8 +96,11 @@ export abstract class CompletionListener {
 export class HostCount {
   constructor(
     public host: string,
+    /** Streams counted on the host's slot plus `overflow`: never less than the truth. */
     public active: i64,
     public drain: Drain | null,
+    /** Streams in the host's overflow slot, which may or may not be the host's (0: exact). */
+    public overflow: i64,
   ) {}
 }
 
@@ -110,13 +129,15 @@ export class ConnectionTable {
   /** Until when a full pass found no room (see claimSlot). */
   private fullUntil: i64 = 0;
   private sweepCursor: i32 = 0;
+  private overflowSweep: i32 = 0;
   private read: SharedRead = new SharedRead();
-  /** Releases that lost every CAS attempt; retried on tick so no count outlives its stream. */
-  private pending: Array<Lease> = [];
+  private overflowRead: SharedRead = new SharedRead();
   /** Facts about the last successful update, for the caller. */
   lastMetered: bool = false;
   lastTotal: i64 = 0;
   lastRejected: bool = false;
+  /** The value the last successful update wrote. */
+  lastSlot: Slot = new Slot();
 
   constructor() {
     // Start each VM at its own place so that VMs neither claim nor sweep in lockstep.
@@ -142,15 +163,15 @@ export class ConnectionTable {
     this.leaseMillis = <i64>config.webhook.timeoutMs + 2 * <i64>config.tickMs;
     this.deniedGauge.clear();
     this.toldGaugeCap = false;
-    this.liveness.ttlMillis = <i64>config.vmTtlSeconds * 1000;
-    this.liveness.recheckMillis = <i64>config.tickMs;
     if (this.cursor >= this.maxHosts) this.cursor = 0;
     if (this.sweepCursor >= this.maxHosts) this.sweepCursor = 0;
-    // No heartbeat here: on_configure also runs in Envoy's throw-away canary VM, which would
-    // leave a key behind on every config update. A VM beats on its first count and every tick.
-    this.liveness.beating = false;
     this.tickClock = nowMillis();
-    return this.ensureKeys();
+    if (!this.ensureKeys()) return false;
+    // No first heartbeat here: on_configure also runs in Envoy's throw-away canary VM, which
+    // would leave a key behind on every config update. A VM beats on its first count and every
+    // tick; one already beating declares its new TTL at once.
+    this.liveness.configure(this.keys, <i64>config.vmTtlSeconds * 1000, <i64>config.tickMs);
+    return true;
   }
 
   private ensureKeys(): bool {
@@ -161,13 +182,18 @@ export class ConnectionTable {
       for (let b = 0; b < BUCKETS; b++) {
         if (!ensure(this.keys.bucket(b), new Bucket().encode())) return false;
       }
-      const overflow = new Slot();
-      overflow.host = OVERFLOW_HOST;
-      overflow.flags = FLAG_METERED;
-      if (!ensure(this.keys.overflow, overflow.encode())) return false;
       if (!ensure(this.keys.metered, new Bucket().encode())) return false;
       if (!ensure(this.keys.drains, new Bucket().encode())) return false;
       if (!ensure(this.keys.capacity, encodeU32(0))) return false;
+    }
+    // Always, so that a table created by an older module gains them too.
+    if (!ensure(this.keys.vms, new ArrayBuffer(0))) return false;
+    const overflow = new Slot();
+    overflow.host = OVERFLOW_HOST;
+    overflow.flags = FLAG_METERED;
+    const empty = overflow.encode();
+    for (let b = 0; b < OVERFLOW_BUCKETS; b++) {
+      if (!ensure(this.keys.overflow(b), empty)) return false;
     }
     if (capacity >= this.maxHosts) return true;
     const free = freeSlotValue();
@@ -185,14 +211,14 @@ export class ConnectionTable {
     return false;
   }
 
-  /** The time at the last tick or configure: close enough to judge heartbeats by. */
+  /** The time at the last tick or configure: close enough to stamp counting writes by. */
   tickClock: i64 = 0;
 
   /** Runs on every tick of every VM. */
   heartbeat(): void {
     this.tickClock = nowMillis();
     this.liveness.heartbeat(this.keys);
-    this.retryPending();
+    this.liveness.watch(this.keys);
     this.sweep();
   }
 
@@ -200,26 +226,32 @@ export class ConnectionTable {
    * Drops dead VMs' entries from a few slots per tick, so that a host nobody touches still sheds
    * a crashed worker's streams from its gauge (sums ignore them at once) and a drain they held
    * open completes. Every VM sweeps from its own cursor; one VM's full pass takes maxHosts / 64
-   * ticks.
+   * ticks, and its overflow slots in OVERFLOW_BUCKETS / 4.
    */
   private sweep(): void {
-    const now = nowMillis();
     const n = min(SWEEP_PER_TICK, this.maxHosts);
     const prune = new PruneOp();
     for (let p = 0; p < n; p++) {
       const i = this.sweepCursor;
       this.sweepCursor = this.sweepCursor + 1 >= this.maxHosts ? 0 : this.sweepCursor + 1;
-      const key = this.keys.slot(i);
-      if (sharedGet(key, this.read).status != WasmResult.Ok) continue;
-      const slot = decodeSlot(this.read.value);
-      if (slot.isFree || !this.hasDeadEntry(slot, now)) continue;
-      this.update(key, slot.host, prune);
+      this.pruneIfDead(this.keys.slot(i), prune);
+    }
+    // Sums already ignore dead entries; pruning overflow only corrects its gauge, so a few a tick.
+    for (let k = 0; k < 4; k++) {
+      this.overflowSweep = (this.overflowSweep + 1) & (OVERFLOW_BUCKETS - 1);
+      this.pruneIfDead(this.keys.overflow(this.overflowSweep), prune);
     }
   }
 
-  private hasDeadEntry(slot: Slot, now: i64): bool {
+  private pruneIfDead(key: string, prune: PruneOp): void {
+    if (sharedGet(key, this.read).status != WasmResult.Ok) return;
+    const slot = decodeSlot(this.read.value);
+    if (!slot.isFree && this.hasDeadEntry(slot)) this.update(key, slot.host, prune);
+  }
+
+  private hasDeadEntry(slot: Slot): bool {
     for (let i = 0; i < slot.vmIds.length; i++) {
-      if (!this.liveness.isAlive(this.keys, unchecked(slot.vmIds[i]), now)) return true;
+      if (!this.liveness.isAlive(unchecked(slot.vmIds[i]))) return true;
     }
     return false;
   }
@@ -227,36 +259,54 @@ export class ConnectionTable {
   // ---- the one write path ------------------------------------------------------------------
 
   /**
-   * Applies `op` to the slot at `key` if it still belongs to `host`, by compare-and-swap.
-   * Dead VMs' entries are dropped in the same write, and a draining host that reaches zero is
-   * completed in it: so exactly one write, by one VM, ever completes an episode.
+   * Applies `op` to the slot at `key` if it still belongs to `host`, by compare-and-swap, until
+   * the write lands: a lost race means another VM's write landed, so the loop always ends, and
+   * no count is ever left unwritten however many rounds are lost. Dead VMs' entries are dropped
+   * in the same write, and a draining host that is now empty is completed in it: so exactly one
+   * write, by one VM, ever completes an episode.
    */
   update(key: string, host: string, op: SlotOp): Update {
-    // Counting judges liveness on the tick clock (one host call less per open and close);
-    // drain transitions and completions stamp the precise time.
+    // Counting stamps with the tick clock (one host call less per open and close); drain
+    // transitions and completions stamp the precise time.
     const now = op.preciseTime ? nowMillis() : this.tickClock;
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+    while (true) {
       if (sharedGet(key, this.read).status != WasmResult.Ok) return Update.WrongHost;
       const slot = decodeSlot(this.read.value);
       if (slot.host != host) return Update.WrongHost;
+      if (slot.claiming && !op.acceptClaiming) return Update.Claiming;
+      const cas = this.read.cas;
       if (!op.apply(slot, this.selfId, now)) return Update.Declined;
-      const dropped = this.dropDead(slot, now);
-      const total = this.total(slot, now);
-      const reason = completionDue(slot, total, now);
+      const dropped = this.dropDead(slot);
+      const total = this.total(slot);
+      const reason = this.completionDue(slot, total, now);
       const completed = reason != CompletionReason.None;
       if (completed) this.complete(slot, reason, total, op.preciseTime ? now : nowMillis());
-      const status = sharedSet(key, slot.encode(), this.read.cas);
+      const status = sharedSet(key, slot.encode(), cas);
       if (status == WasmResult.Ok) {
         if (slot.metered) this.metrics.add(this.metricName(host), op.countDelta - dropped);
         this.lastMetered = slot.metered;
         this.lastTotal = total;
+        this.lastSlot = slot;
         if (completed) this.notifyCompleted(key, slot);
         return Update.Ok;
       }
       op.undo();
       if (status != WasmResult.CasMismatch) return Update.GaveUp;
     }
-    return Update.GaveUp;
+  }
+
+  /**
+   * Whether the write about to be made ends a running drain: its host is empty, or its deadline
+   * passed (with `total` streams left). "Empty" means no live stream on the slot and none in the
+   * host's overflow slot that could be the host's; a slot still being claimed never completes
+   * (its claim may be given back, and overflow is not fenced yet).
+   */
+  private completionDue(slot: Slot, total: i64, now: i64): CompletionReason {
+    const d = slot.drain;
+    if (d === null || !d.active || slot.claiming) return CompletionReason.None;
+    if (total == 0 && this.overflowFor(slot.host) == 0) return CompletionReason.Drained;
+    if (d.deadlineAt > 0 && now >= d.deadlineAt) return CompletionReason.Deadline;
+    return CompletionReason.None;
   }
 
   /**
@@ -286,58 +336,76 @@ export class ConnectionTable {
   // ---- counting ----------------------------------------------------------------------------
 
   /**
-   * Counts one new stream for `host`. Returns its lease, or null if it was not counted:
-   * refused because the host is draining (`lastRejected`), or shared data kept changing.
+   * Counts one new stream for `host`, on its slot or, when no slot can be had, in its overflow
+   * slot: every stream is counted somewhere. Returns its lease, or null if it was refused
+   * because the host is draining (`lastRejected`).
    */
   open(host: string, refuseIfDraining: bool): Lease | null {
     this.lastRejected = false;
     if (!this.liveness.beating) this.liveness.heartbeat(this.keys);
     const op = new CountOp(1, refuseIfDraining);
-    for (let attempt = 0; attempt < MAX_OPEN_ATTEMPTS; attempt++) {
-      const found = this.locate(host);
-      if (found >= 0) {
-        const key = this.keys.slot(found);
-        const r = this.update(key, host, op);
-        if (r == Update.Ok) return new Lease(key, host, this.lastMetered);
-        if (op.rejected) {
-          this.lastRejected = true;
-          return null;
-        }
-        if (r == Update.WrongHost) this.forget(host, found);
-        continue;
+    while (true) {
+      const placed = this.apply(host, op);
+      if (placed.result == Update.Ok) {
+        return new Lease(this.keys.slot(placed.slot), host, this.lastMetered);
       }
-      const fresh = new Slot();
-      fresh.host = host;
-      fresh.setCount(this.selfId, 1);
-      const placed = this.place(host, fresh);
-      if (placed == -2) break;
-      if (placed >= 0) return new Lease(this.keys.slot(placed), host, false);
+      if (placed.result == Update.Declined) {
+        this.lastRejected = op.rejected;
+        return null;
+      }
+      // No room: overflow, unless the host got a slot meanwhile (then count there).
+      const key = this.keys.overflow(overflowBucketOf(host));
+      const overflow = new OverflowCountOp(1, host, this.keys.bucket(bucketOf(host)));
+      if (this.update(key, OVERFLOW_HOST, overflow) == Update.Ok) {
+        return new Lease(key, OVERFLOW_HOST, true);
+      }
     }
-    if (this.update(this.keys.overflow, OVERFLOW_HOST, op) == Update.Ok) {
-      return new Lease(this.keys.overflow, OVERFLOW_HOST, true);
-    }
-    log(LogLevel.Warn, "could not count a stream for " + host + ": shared data kept changing");
-    return null;
   }
 
-  /** Releases a lease exactly once; a release that keeps losing CAS races is retried on tick. */
+  /** Releases a lease exactly once (the write loops until it lands). */
   close(lease: Lease): void {
-    const r = this.update(lease.key, lease.host, new CountOp(-1, false));
-    if (r == Update.GaveUp) this.pending.push(lease);
-  }
-
-  private retryPending(): void {
-    if (this.pending.length == 0) return;
-    const again = this.pending;
-    this.pending = [];
-    for (let i = 0; i < again.length; i++) this.close(unchecked(again[i]));
+    this.update(lease.key, lease.host, new CountOp(-1, false));
   }
 
   // ---- finding and placing hosts -----------------------------------------------------------
 
+  /**
+   * Applies `op` to `host`'s slot; a host without one gets a new slot holding `op.freshSlot`.
+   * Counting and drain starts both come here. Loops until the op lands, is declined, or no slot
+   * can be had: each round that fails does so because another VM changed the index or the slot.
+   */
+  apply(host: string, op: SlotOp): Placed {
+    let useCache = true;
+    while (true) {
+      const cached = useCache && this.slotCache.has(host);
+      const i = cached ? this.slotCache.get(host) : this.indexedSlot(host);
+      if (i >= 0) {
+        op.acceptClaiming = !cached;
+        const r = this.update(this.keys.slot(i), host, op);
+        op.acceptClaiming = true;
+        if (r == Update.Ok || r == Update.Declined) return new Placed(r, i);
+        if (r == Update.Claiming) {
+          // The cache points at a claim in progress: only the index can say it stands.
+          this.slotCache.delete(host);
+          useCache = false;
+        } else {
+          this.forget(host, i);
+        }
+        continue;
+      }
+      const placed = this.place(host, op.freshSlot(host, this.selfId), op.scansFullTable);
+      if (placed >= 0) return new Placed(Update.Ok, placed);
+      if (placed == -2) return new Placed(Update.NoRoom, -1);
+    }
+  }
+
   /** The slot the index (or this VM's cache) gives for `host`, or -1. */
   locate(host: string): i32 {
     if (this.slotCache.has(host)) return this.slotCache.get(host);
+    return this.indexedSlot(host);
+  }
+
+  private indexedSlot(host: string): i32 {
     if (sharedGet(this.keys.bucket(bucketOf(host)), this.read).status != WasmResult.Ok) return -1;
     const slot = decodeBucket(this.read.value).slotOf(host);
     if (slot >= 0) this.remember(host, slot);
@@ -351,26 +419,34 @@ export class ConnectionTable {
   }
 
   /**
-   * Puts `fresh` (a new host's first value) into a free or idle slot and indexes it. Returns the
-   * slot, -1 to retry (another VM indexed the host first: `fresh` was not used), or -2 when no
-   * slot can be had. The value is written with its first count or drain already in it, so a
-   * fresh slot is never taken for an idle one and evicted before it is indexed.
+   * Puts `fresh` (a new host's first value) into a free or idle slot and makes it the host's.
+   * Returns the slot, -1 to retry (another VM indexed the host first, or the claim was lost:
+   * `fresh` was not used), or -2 when no slot can be had. Four steps, in this order:
+   *  1. claim: write `fresh`, flagged claiming, into a free or idle slot;
+   *  2. publish: add host -> slot to the index bucket (another VM may have won: give it back);
+   *  3. fence: write the host's overflow slot, so an overflow open of this host that read the
+   *     index before step 2 either landed before this write or fails its CAS and finds the slot;
+   *  4. finish: clear the claiming flag. Only from here on can the slot complete a drain, and
+   *     that completion reads the overflow slot after the fence.
    */
-  place(host: string, fresh: Slot): i32 {
+  place(host: string, fresh: Slot, scanFullTable: bool): i32 {
     const b = this.keys.bucket(bucketOf(host));
     if (sharedGet(b, this.read).status != WasmResult.Ok) return -2;
     const bucket = decodeBucket(this.read.value);
     const bucketCas = this.read.cas;
     if (bucket.slotOf(host) >= 0) return -1;
-    const claimed = this.claimSlot(host, fresh);
+    fresh.flags |= FLAG_CLAIMING;
+    const claimed = this.claimSlot(fresh, scanFullTable);
     if (claimed < 0) return -2;
     const published = this.publish(bucket, bucketCas, host, claimed);
-    if (published == claimed) {
-      this.remember(host, claimed);
-      return claimed;
+    if (published != claimed) {
+      this.release(claimed, host);
+      return -1;
     }
-    this.release(claimed, host);
-    return -1;
+    this.remember(host, claimed);
+    this.update(this.keys.overflow(overflowBucketOf(host)), OVERFLOW_HOST, new PruneOp());
+    const finished = this.update(this.keys.slot(claimed), host, new FinishClaimOp());
+    return finished == Update.Ok || finished == Update.Declined ? claimed : -1;
   }
 
   private remember(host: string, slot: i32): void {
@@ -383,10 +459,10 @@ export class ConnectionTable {
   }
 
   /** Removes entries of dead VMs from `slot`; returns the streams they held. */
-  private dropDead(slot: Slot, now: i64): i64 {
+  private dropDead(slot: Slot): i64 {
     let dropped: i64 = 0;
     for (let i = slot.vmIds.length - 1; i >= 0; i--) {
-      if (!this.liveness.isAlive(this.keys, unchecked(slot.vmIds[i]), now)) {
+      if (!this.liveness.isAlive(unchecked(slot.vmIds[i]))) {
         dropped += <i64>unchecked(slot.counts[i]);
         slot.removeAt(i);
       }
@@ -395,20 +471,25 @@ export class ConnectionTable {
   }
 
   /** Sum over live VMs. */
-  total(slot: Slot, now: i64): i64 {
+  total(slot: Slot): i64 {
     let sum: i64 = 0;
     for (let i = 0; i < slot.vmIds.length; i++) {
-      if (this.liveness.isAlive(this.keys, unchecked(slot.vmIds[i]), now)) {
+      if (this.liveness.isAlive(unchecked(slot.vmIds[i]))) {
         sum += <i64>unchecked(slot.counts[i]);
       }
     }
     return sum;
   }
 
-  /** A slot can be reused when nobody is on it and no drain still needs it. */
-  private idle(slot: Slot, now: i64): bool {
+  /**
+   * A slot can be reused when nobody is on it, no drain still needs it and config does not
+   * list it. A claim whose claimer died (its count no longer live) is reusable too.
+   */
+  private idle(slot: Slot): bool {
     const d = slot.drain;
-    return this.total(slot, now) == 0 && (d === null || !d.open);
+    if (this.total(slot) != 0) return false;
+    if (slot.claiming) return true;
+    return (d === null || !d.open) && !slot.listed;
   }
 
   /**
@@ -418,9 +499,11 @@ export class ConnectionTable {
    * hosts go to overflow without another scan until the next tick, so a flood cannot make every
    * stream pay for a full pass.
    */
-  private claimSlot(host: string, fresh: Slot): i32 {
+  private claimSlot(fresh: Slot, scanFullTable: bool): i32 {
     const now = nowMillis();
-    if (now < this.fullUntil) return -1;
+    // (The second test keeps a wall clock stepped backwards from pinning hosts to overflow.)
+    const recentlyFull = now < this.fullUntil && now >= this.fullUntil - this.liveness.tickMillis;
+    if (recentlyFull && !scanFullTable) return -1;
     const limit = this.maxHosts;
     let victim = -1;
     for (let p = 0; p < limit; p++) {
@@ -429,27 +512,25 @@ export class ConnectionTable {
       if (sharedGet(this.keys.slot(i), this.read).status != WasmResult.Ok) continue;
       const slot = decodeSlot(this.read.value);
       if (slot.isFree) {
-        if (this.takeSlot(i, slot, this.read.cas, fresh, now)) return i;
-      } else if (victim < 0 && this.idle(slot, now)) {
+        if (this.takeSlot(i, slot, this.read.cas, fresh)) return i;
+      } else if (victim < 0 && this.idle(slot)) {
         victim = i;
       }
       // A full table under a flood: an idle victim is in hand, stop looking for a free slot.
       if (victim >= 0 && p >= 8) break;
     }
     if (victim < 0) {
-      this.fullUntil = now + this.liveness.recheckMillis;
+      this.fullUntil = now + this.liveness.tickMillis;
       return -1;
     }
     if (sharedGet(this.keys.slot(victim), this.read).status != WasmResult.Ok) return -1;
     const slot = decodeSlot(this.read.value);
-    if (!slot.isFree && !this.idle(slot, now)) return -1;
-    return this.takeSlot(victim, slot, this.read.cas, fresh, now) ? victim : -1;
+    if (!slot.isFree && !this.idle(slot)) return -1;
+    return this.takeSlot(victim, slot, this.read.cas, fresh) ? victim : -1;
   }
 
-  private takeSlot(i: i32, previous: Slot, cas: u32, fresh: Slot, now: i64): bool {
-    // A drain started on a host with nobody on it completes in this very write.
-    const completed = fresh.draining && this.total(fresh, now) == 0;
-    if (completed) this.complete(fresh, CompletionReason.Drained, 0, now);
+  /** Writes a claim into slot `i` over `previous`; nothing completes here (see place()). */
+  private takeSlot(i: i32, previous: Slot, cas: u32, fresh: Slot): bool {
     const key = this.keys.slot(i);
     if (sharedSet(key, fresh.encode(), cas) != WasmResult.Ok) return false;
     if (!previous.isFree) {
@@ -463,10 +544,8 @@ export class ConnectionTable {
       this.forget(previous.host, i);
       log(LogLevel.Debug, "evicted idle host " + previous.host + " from slot " + i.toString());
     }
-    if (completed) this.notifyCompleted(key, fresh);
     return true;
   }
-
   /** Adds host -> slot to the host's bucket. Returns the slot the index ends up with, or -1. */
   private publish(bucket: Bucket, cas: u32, host: string, slot: i32): i32 {
     const key = this.keys.bucket(bucketOf(host));
@@ -490,10 +569,11 @@ export class ConnectionTable {
   /** Gives back a slot claimed by this VM but never indexed. */
   private release(i: i32, host: string): void {
     const key = this.keys.slot(i);
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+    while (true) {
       if (sharedGet(key, this.read).status != WasmResult.Ok) return;
       const slot = decodeSlot(this.read.value);
-      if (slot.host != host) return;
+      // Only a claim nobody else may have used (found through the index) is given back.
+      if (slot.host != host || !slot.claiming) return;
       if (sharedSet(key, freeSlotValue(), this.read.cas) != WasmResult.CasMismatch) return;
     }
   }
@@ -579,19 +659,37 @@ export class ConnectionTable {
     return s.isFree ? null : s;
   }
 
-  overflowActive(): i64 {
-    if (sharedGet(this.keys.overflow, this.read).status != WasmResult.Ok) return 0;
-    return this.total(decodeSlot(this.read.value), nowMillis());
+  /** Live streams in the overflow slot `host` would use: an upper bound on its uncounted ones. */
+  overflowFor(host: string): i64 {
+    return this.overflowAt(overflowBucketOf(host));
+  }
+
+  private overflowAt(b: i32): i64 {
+    if (sharedGet(this.keys.overflow(b), this.overflowRead).status != WasmResult.Ok) return 0;
+    return this.total(decodeSlot(this.overflowRead.value));
+  }
+
+  /** What `?host=` answers: the host's count, never below the truth (see HostCount). */
+  hostCount(host: string): HostCount {
+    const slot = this.slotOf(host);
+    const overflow = this.overflowFor(host);
+    const active = slot === null ? 0 : this.total(slot);
+    return new HostCount(host, active + overflow, slot === null ? null : slot.drain, overflow);
   }
 
   /** Every tracked host with its live total, in slot order, plus the overflow figure. */
   snapshot(): TableSnapshot {
     const out = new TableSnapshot();
+    const overflow = new Array<i64>(OVERFLOW_BUCKETS);
+    for (let b = 0; b < OVERFLOW_BUCKETS; b++) {
+      const n = this.overflowAt(b);
+      unchecked((overflow[b] = n));
+      out.overflow += n;
+    }
     let capacity = this.maxHosts;
     if (sharedGet(this.keys.capacity, this.read).status == WasmResult.Ok) {
       capacity = max(capacity, <i32>decodeU32(this.read.value));
     }
-    const now = nowMillis();
     for (let i = 0; i < capacity; i++) {
       // Most slots of a large table are free: look at the raw bytes before decoding anything.
       if (sharedGetRaw(this.keys.slot(i)) != WasmResult.Ok) continue;
@@ -603,11 +701,13 @@ export class ConnectionTable {
       }
       const slot = decodeSlotAt(p, size);
       releaseRaw(p);
-      const active = this.total(slot, now);
-      out.hosts.push(new HostCount(slot.host, active, slot.drain));
+      // A claim not yet finished may still be given back: its host is listed once finished.
+      if (slot.claiming) continue;
+      const active = this.total(slot);
+      const shared = unchecked(overflow[overflowBucketOf(slot.host)]);
+      out.hosts.push(new HostCount(slot.host, active + shared, slot.drain, shared));
       out.totalActive += active;
     }
-    out.overflow = this.overflowActive();
     out.totalActive += out.overflow;
     return out;
   }

@@ -58,6 +58,27 @@ export class Drain {
     return this.active || (this.state == DrainState.Completed && this.delivery == Delivery.Pending);
   }
 
+  /** A copy, so that an op retried after a lost CAS never reuses a record it already changed. */
+  copy(): Drain {
+    const d = new Drain();
+    d.state = this.state;
+    d.source = this.source;
+    d.episode = this.episode;
+    d.startedAt = this.startedAt;
+    d.deadlineAt = this.deadlineAt;
+    d.completedAt = this.completedAt;
+    d.reason = this.reason;
+    d.remaining = this.remaining;
+    d.delivery = this.delivery;
+    d.attempts = this.attempts;
+    d.nextAttemptAt = this.nextAttemptAt;
+    d.owner = this.owner;
+    d.leaseUntil = this.leaseUntil;
+    d.lastError = this.lastError;
+    d.upstreams = this.upstreams.slice(0);
+    return d;
+  }
+
   addUpstream(address: string): bool {
     if (address.length == 0 || this.upstreams.length >= MAX_UPSTREAMS) return false;
     if (this.upstreams.includes(address)) return false;

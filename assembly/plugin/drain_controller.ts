@@ -17,7 +17,14 @@ import { Bucket, decodeBucket } from "./bucket";
 import { Config, DrainConfig, WebhookConfig } from "./config";
 import { CompletionListener, ConnectionTable, Update } from "./connection_table";
 import { Delivery, Drain, DrainSource } from "./drain";
-import { AttemptOp, CancelDrainOp, OutcomeOp, StartDrainOp, TakeOverOp } from "./drain_ops";
+import {
+  AttemptOp,
+  CancelDrainOp,
+  OutcomeOp,
+  StartDrainOp,
+  TakeOverOp,
+  UnlistOp,
+} from "./drain_ops";
 import { completionJson } from "./drain_render";
 import { backoffMillis, newDrain } from "./drain_rules";
 import { Slot } from "./slot";
@@ -82,34 +89,17 @@ export class DrainController extends CompletionListener {
   start(host: string, deadlineSeconds: i32, source: DrainSource): DrainOutcome {
     const now = nowMillis();
     const episode = "d-" + now.toString(36) + "-" + randomU32().toString(16);
-    const op = new StartDrainOp(newDrain(episode, source, now, deadlineSeconds));
-    for (let attempt = 0; attempt < 4; attempt++) {
-      const i = this.table.locate(host);
-      if (i >= 0) {
-        const r = this.table.update(this.table.keys.slot(i), host, op);
-        if (r == Update.Ok || r == Update.Declined) return this.started(host, i, op);
-        if (r == Update.WrongHost) this.table.forget(host, i);
-        continue;
-      }
-      const fresh = new Slot();
-      fresh.host = host;
-      fresh.drain = op.fresh;
-      const placed = this.table.place(host, fresh);
-      if (placed == -2) break;
-      if (placed >= 0) {
-        op.result = fresh.drain;
-        op.started = true;
-        return this.started(host, placed, op);
-      }
+    const fresh = newDrain(episode, source, now, deadlineSeconds);
+    const op = new StartDrainOp(fresh, source == DrainSource.Config);
+    const placed = this.table.apply(host, op);
+    if (placed.result == Update.NoRoom) {
+      return new DrainOutcome(503, host, null, "no slot for the host: maxHosts are all in use");
     }
-    return new DrainOutcome(503, host, null, "no slot for the host: maxHosts are all in use");
-  }
-
-  private started(host: string, slot: i32, op: StartDrainOp): DrainOutcome {
-    this.track(host, slot);
-    const d = op.result;
-    if (op.started && d !== null) {
-      log(LogLevel.Info, "drain started for " + host + ": episode " + d.episode);
+    this.track(host, placed.slot);
+    // A write (Ok) may have completed the drain at once: the written value tells.
+    const d = placed.result == Update.Ok ? this.table.lastSlot.drain : op.result;
+    if (placed.result == Update.Ok && d !== null && d.episode == episode) {
+      log(LogLevel.Info, "drain started for " + host + ": episode " + episode);
     }
     return new DrainOutcome(202, host, d, "");
   }
@@ -134,15 +124,15 @@ export class DrainController extends CompletionListener {
     );
   }
 
+  /** Hosts config listed before but lists no more: forget the listing, stop its drain. */
   private cancelUnlisted(listed: Array<string>): void {
     const drains = this.openDrains();
     for (let i = 0; i < drains.hosts.length; i++) {
       const host = unchecked(drains.hosts[i]);
       if (listed.includes(host)) continue;
-      const op = new CancelDrainOp(true);
-      if (
-        this.table.update(this.table.keys.slot(unchecked(drains.slots[i])), host, op) == Update.Ok
-      ) {
+      const op = new UnlistOp();
+      const key = this.table.keys.slot(unchecked(drains.slots[i]));
+      if (this.table.update(key, host, op) == Update.Ok && op.cancelled) {
         log(LogLevel.Info, "drain of " + host + " cancelled: no longer in drain.hosts");
       }
     }
@@ -210,10 +200,12 @@ export class DrainController extends CompletionListener {
       const key = this.table.keys.slot(index);
       const slot = this.table.readSlot(index);
       const d: Drain | null = slot === null ? null : slot.drain;
-      if (slot === null || d === null || slot.host != host || !d.open) {
+      // A listed host stays on the list, so that unlisting it later is seen (cancelUnlisted).
+      if (slot === null || slot.host != host || !(slot.listed || (d !== null && d.open))) {
         this.editList(host, index, false);
         continue;
       }
+      if (d === null) continue;
       if (d.active) {
         this.checkDeadline(key, slot, now);
       } else if (d.delivery == Delivery.Pending) {
@@ -229,13 +221,14 @@ export class DrainController extends CompletionListener {
   private checkDeadline(key: string, slot: Slot, now: i64): void {
     const d = slot.drain!;
     const due = d.deadlineAt > 0 && now >= d.deadlineAt;
-    if (due || this.table.total(slot, now) == 0) this.table.update(key, slot.host, new PruneOp());
+    // (update() also checks the host's overflow slot before it completes anything.)
+    if (due || this.table.total(slot) == 0) this.table.update(key, slot.host, new PruneOp());
   }
 
   private deliver(key: string, slot: Slot, d: Drain, now: i64): void {
     const self = this.table.selfId;
     if (d.owner != self) {
-      const ownerDead = d.owner != 0 && !this.table.liveness.isAlive(this.table.keys, d.owner, now);
+      const ownerDead = d.owner != 0 && !this.table.liveness.isAlive(d.owner);
       const op = new TakeOverOp(d.episode, ownerDead, this.table.leaseMillis);
       if (this.table.update(key, slot.host, op) != Update.Ok) return;
       if (d.owner != 0) {

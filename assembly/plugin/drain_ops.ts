@@ -1,7 +1,7 @@
 // Slot changes that start, cancel and finish drain episodes (see slot_ops.ts for the protocol).
 // Completion itself is not an op: every slot write checks for it (ConnectionTable.update).
 import { Delivery, Drain, DrainSource, DrainState } from "./drain";
-import { Slot } from "./slot";
+import { FLAG_LISTED, Slot } from "./slot";
 import { SlotOp } from "./slot_ops";
 
 /** Drain ops stamp times and compare leases, so they read the clock rather than the tick's. */
@@ -12,30 +12,53 @@ abstract class DrainOp extends SlotOp {
   }
 }
 
-/** Starts `fresh` unless the host is already draining, in which case that drain stands. */
+/**
+ * Starts a copy of `fresh` unless the host is already draining, in which case that drain
+ * stands. A start from config (`fromConfig`) records the listing in the slot (FLAG_LISTED), and
+ * a listing already recorded starts nothing: one listing of a host is one episode, however many
+ * VMs configure it and however often the same config is pushed.
+ */
 export class StartDrainOp extends DrainOp {
   result: Drain | null = null;
   started: bool = false;
 
-  constructor(public fresh: Drain) {
+  constructor(
+    public fresh: Drain,
+    public fromConfig: bool,
+  ) {
     super();
+    this.scansFullTable = true;
+  }
+
+  freshSlot(host: string, self: u32): Slot {
+    const slot = new Slot();
+    slot.host = host;
+    slot.drain = this.fresh.copy();
+    if (this.fromConfig) slot.flags |= FLAG_LISTED;
+    return slot;
   }
 
   apply(slot: Slot, self: u32, now: i64): bool {
+    this.started = false;
+    this.result = slot.drain;
+    if (this.fromConfig) {
+      if (slot.listed) return false;
+      slot.flags |= FLAG_LISTED;
+    }
     const current = slot.drain;
     if (current !== null && current.active) {
-      this.result = current;
-      this.started = false;
       // An operator's POST adopts a drain that config started, so removing the host from
       // drain.hosts later does not cancel what the operator asked for.
       if (this.fresh.source == DrainSource.Admin && current.source == DrainSource.Config) {
         current.source = DrainSource.Admin;
         return true;
       }
-      return false;
+      return this.fromConfig;
     }
-    slot.drain = this.fresh;
-    this.result = this.fresh;
+    // A copy: if this write loses its CAS race, the next round starts from the clean record.
+    const d = this.fresh.copy();
+    slot.drain = d;
+    this.result = d;
     this.started = true;
     return true;
   }
@@ -55,6 +78,26 @@ export class CancelDrainOp extends DrainOp {
     if (d === null || !d.active) return false;
     if (this.onlyConfig && d.source != DrainSource.Config) return false;
     d.state = DrainState.Cancelled;
+    return true;
+  }
+}
+
+/**
+ * The host is no longer in `drain.hosts`: forget the listing (so listing it again later starts a
+ * new episode) and cancel its drain if config started it and it still runs.
+ */
+export class UnlistOp extends DrainOp {
+  cancelled: bool = false;
+
+  apply(slot: Slot, self: u32, now: i64): bool {
+    this.cancelled = false;
+    if (!slot.listed) return false;
+    slot.flags &= ~FLAG_LISTED;
+    const d = slot.drain;
+    if (d !== null && d.active && d.source == DrainSource.Config) {
+      d.state = DrainState.Cancelled;
+      this.cancelled = true;
+    }
     return true;
   }
 }

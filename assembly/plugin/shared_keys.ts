@@ -27,8 +27,9 @@ export class SharedKeys {
   get capacity(): string {
     return this.prefix + "capacity";
   }
-  get overflow(): string {
-    return this.prefix + "overflow";
+  /** One of OVERFLOW_BUCKETS overflow slots; a host's streams overflow into one by its hash. */
+  overflow(b: i32): string {
+    return this.prefix + "overflow/" + b.toString();
   }
   get metered(): string {
     return this.prefix + "metered";
@@ -38,6 +39,10 @@ export class SharedKeys {
   }
   complete(host: string): string {
     return this.prefix + "complete/" + host;
+  }
+  /** Ids of the VMs that ever beat and were not yet found dead (see vm_liveness.ts). */
+  get vms(): string {
+    return this.prefix + "vms";
   }
   vm(id: u32): string {
     return this.prefix + "vm/" + id.toString(16);

@@ -9,6 +9,18 @@ import { Drain, Reader, readDrain, Writer, writeDrain } from "./drain";
 
 const VERSION: u32 = 0x43440001;
 export const FLAG_METERED: u32 = 1;
+/**
+ * Written by a VM placing a new host, until that VM has indexed the slot and fenced the host's
+ * overflow bucket (ConnectionTable.place). No drain completes on a claiming slot, and a VM that
+ * found the slot through its own cache (not the index) does not count on it: the claim may
+ * still lose to another VM's and be given back.
+ */
+export const FLAG_CLAIMING: u32 = 2;
+/**
+ * The host is listed in `drain.hosts` and that listing already started its episode: configuring
+ * the same listing again (another VM, the same config pushed again) starts nothing.
+ */
+export const FLAG_LISTED: u32 = 4;
 
 export class Slot {
   flags: u32 = 0;
@@ -24,6 +36,14 @@ export class Slot {
 
   get metered(): bool {
     return (this.flags & FLAG_METERED) != 0;
+  }
+
+  get claiming(): bool {
+    return (this.flags & FLAG_CLAIMING) != 0;
+  }
+
+  get listed(): bool {
+    return (this.flags & FLAG_LISTED) != 0;
   }
 
   indexOfVm(vmId: u32): i32 {

@@ -1,15 +1,36 @@
 // Changes to a slot, applied inside ConnectionTable.update's compare-and-swap loop. Each op
 // computes the new value from the one just read; if the write loses the race, `undo` takes back
 // any side effect and the op runs again on the fresh value.
-import { getPropertyString } from "../abi/host";
+import { WasmResult } from "../abi/enums";
+import { getPropertyString, SharedRead, sharedGet } from "../abi/host";
+import { decodeBucket } from "./bucket";
 import { HostMetrics } from "./host_metrics";
-import { FLAG_METERED, Slot } from "./slot";
+import { FLAG_CLAIMING, FLAG_METERED, Slot } from "./slot";
 
 export abstract class SlotOp {
   /** Change in live streams this op makes (mirrored into the host's gauge). */
   countDelta: i64 = 0;
   /** Drain ops stamp times and compare deadlines: they read the clock; counting does not. */
   preciseTime: bool = false;
+  /**
+   * Whether the op may land on a slot another VM is still claiming (FLAG_CLAIMING). True when
+   * the slot was found through the index (the claim was published, so it stands); false when
+   * it came from this VM's cache, which may point at a claim that is about to be given back.
+   */
+  acceptClaiming: bool = true;
+  /**
+   * Whether a host without a slot may scan a table that this VM found full within the last
+   * tick. Streams may not (a flood against a full table would pay a full scan per stream);
+   * an operator's drain start may: it is rare, and the drain needs the slot.
+   */
+  scansFullTable: bool = false;
+
+  /** The value a host without a slot starts with, this op already applied (see place()). */
+  freshSlot(host: string, self: u32): Slot {
+    const slot = new Slot();
+    slot.host = host;
+    return slot;
+  }
 
   /** Mutates `slot`; returns false to leave the slot untouched (nothing to write). */
   abstract apply(slot: Slot, self: u32, now: i64): bool;
@@ -30,6 +51,13 @@ export class CountOp extends SlotOp {
     super();
   }
 
+  freshSlot(host: string, self: u32): Slot {
+    const slot = new Slot();
+    slot.host = host;
+    slot.setCount(self, 1);
+    return slot;
+  }
+
   apply(slot: Slot, self: u32, now: i64): bool {
     this.countDelta = 0;
     if (this.delta > 0 && this.refuseIfDraining && slot.draining) {
@@ -48,6 +76,49 @@ export class CountOp extends SlotOp {
       const upstream = getPropertyString(["upstream", "address"]);
       if (upstream !== null) slot.drain!.addUpstream(upstream);
     }
+    return true;
+  }
+}
+
+/**
+ * One stream of `host` opens in (or leaves) the host's overflow slot, for hosts that found no
+ * slot of their own. An open re-reads the host's index bucket *after* the overflow slot was read
+ * and before it is written: if the host got a slot meanwhile, the open declines and the caller
+ * counts on that slot instead. Together with the fence in ConnectionTable.place this means any
+ * overflow count for a host lands before the host's slot can complete a drain (which reads the
+ * overflow slot): overflow cannot hide a player from a drain.
+ */
+export class OverflowCountOp extends CountOp {
+  /** Set when the open declined because the host now has a slot. */
+  indexed: bool = false;
+  private read: SharedRead = new SharedRead();
+
+  constructor(
+    delta: i32,
+    public host: string,
+    public bucketKey: string,
+  ) {
+    super(delta, false);
+  }
+
+  apply(slot: Slot, self: u32, now: i64): bool {
+    this.indexed = false;
+    if (this.delta > 0 && sharedGet(this.bucketKey, this.read).status == WasmResult.Ok) {
+      if (decodeBucket(this.read.value).slotOf(this.host) >= 0) {
+        this.indexed = true;
+        this.countDelta = 0;
+        return false;
+      }
+    }
+    return super.apply(slot, self, now);
+  }
+}
+
+/** The claimer of a slot has indexed it and fenced overflow: the slot is the host's for good. */
+export class FinishClaimOp extends SlotOp {
+  apply(slot: Slot, self: u32, now: i64): bool {
+    if (!slot.claiming) return false;
+    slot.flags &= ~FLAG_CLAIMING;
     return true;
   }
 }

@@ -1,25 +1,48 @@
-// Which VMs still count. Each VM writes its own heartbeat key on every tick; a VM whose
-// heartbeat is older than vmTtlSeconds has trapped or vanished, and the streams it held are no
-// longer counted (Envoy never calls back into a failed VM, so they would never be closed).
+// Which VMs still count. A VM that traps is never called again, so the streams it held would
+// never be released: once it is judged dead, its entries stop counting and are dropped.
+//
+// A false "dead" verdict loses live players' counts (and can complete a drain under them), so
+// the verdict rests only on evidence that no clock step or config change can fake:
+//  - each VM writes its own heartbeat key on every tick: a beat counter, the time, and the TTL
+//    it declares under its current config (written again at once when a config changes it);
+//  - every VM that beats lists its id in the shared `vms` key, so a judge watches every VM from
+//    its own first tick on (and any VM it meets in a slot but not in the list, from then on);
+//  - a judge reads the heartbeats of the VMs it watches on each of its own ticks, and declares
+//    one dead only after its beat counter has stood still for as long as both the judge's TTL
+//    and the TTL the other VM itself declared. That span is counted in the judge's own tick
+//    periods, which Envoy runs on the monotonic clock: a wall-clock jump moves neither.
+// A judge that has not yet watched a VM for that long counts it as alive (late, never false).
 import { WasmResult } from "../abi/enums";
 import { nowMillis, randomU32, SharedRead, sharedGet, sharedSet } from "../abi/host";
-import { decodeI64, encodeI64, SharedKeys } from "./shared_keys";
+import { SharedKeys } from "./shared_keys";
 
-class Seen {
-  constructor(
-    public alive: bool,
-    public checkedAt: i64,
-  ) {}
+const HEARTBEAT_BYTES = 20;
+/** Bound on VMs remembered; forgetting one only makes it count as alive for another TTL. */
+const MAX_WATCHED = 4096;
+/** Bound on the shared list of VM ids (4 bytes each); a VM past it is met through slots. */
+const MAX_LISTED = 1024;
+
+/** What a judge knows of another VM's heartbeat. */
+class Watch {
+  /** The beat counter last read; -1 before the first read. */
+  beats: i64 = -1;
+  declaredTtlMillis: i64 = 0;
+  /** Judge's tick time during which `beats` has not moved. */
+  stillMillis: i64 = 0;
+  dead: bool = false;
 }
 
 export class VmLiveness {
   /** This VM's identity: minted once per VM instance, kept across config updates. */
   readonly selfId: u32;
   ttlMillis: i64 = 30_000;
-  /** How long a verdict about another VM is reused before its heartbeat is read again. */
-  recheckMillis: i64 = 1000;
-  private seen: Map<u32, Seen> = new Map<u32, Seen>();
+  tickMillis: i64 = 1000;
+  /** Whether this VM has written its heartbeat key at least once. */
+  beating: bool = false;
+  private beats: i64 = 0;
+  private watched: Map<u32, Watch> = new Map<u32, Watch>();
   private read: SharedRead = new SharedRead();
+  private value: ArrayBuffer = new ArrayBuffer(HEARTBEAT_BYTES);
 
   constructor() {
     let id = randomU32();
@@ -27,27 +50,92 @@ export class VmLiveness {
     this.selfId = id;
   }
 
-  /** Whether this VM has written its heartbeat key at least once. */
-  beating: bool = false;
+  /**
+   * New settings from a config. A VM already beating declares its new TTL at once: VMs still on
+   * the old config judge it by the longer of theirs and the one it declares.
+   */
+  configure(keys: SharedKeys, ttlMillis: i64, tickMillis: i64): void {
+    this.ttlMillis = ttlMillis;
+    this.tickMillis = tickMillis;
+    if (this.beating) this.heartbeat(keys);
+  }
 
   heartbeat(keys: SharedKeys): void {
-    sharedSet(keys.vm(this.selfId), encodeI64(nowMillis()), 0);
+    if (!this.beating) this.editList(keys, this.selfId, true);
+    this.beats++;
+    const p = changetype<usize>(this.value);
+    store<i64>(p, this.beats);
+    store<i64>(p, nowMillis(), 8);
+    store<u32>(p, <u32>min(this.ttlMillis, <i64>u32.MAX_VALUE), 16);
+    sharedSet(keys.vm(this.selfId), this.value, 0);
     this.beating = true;
   }
 
-  isAlive(keys: SharedKeys, vmId: u32, now: i64): bool {
+  /** Runs on each of this VM's ticks: one heartbeat read per VM watched and not yet dead. */
+  watch(keys: SharedKeys): void {
+    if (sharedGet(keys.vms, this.read).status == WasmResult.Ok) {
+      const list = this.read.value;
+      const p = changetype<usize>(list);
+      for (let i = 0; i + 4 <= list.byteLength; i += 4) this.isAlive(load<u32>(p + <usize>i));
+    }
+    const ids = this.watched.keys();
+    for (let i = 0; i < ids.length; i++) {
+      const id = unchecked(ids[i]);
+      const w = this.watched.get(id);
+      if (w.dead) continue;
+      let beats: i64 = w.beats;
+      if (sharedGet(keys.vm(id), this.read).status == WasmResult.Ok) {
+        const v = this.read.value;
+        if (v.byteLength >= HEARTBEAT_BYTES) {
+          beats = load<i64>(changetype<usize>(v));
+          w.declaredTtlMillis = <i64>load<u32>(changetype<usize>(v), 16);
+        } else if (v.byteLength >= 8) {
+          // An older module's heartbeat: its time is the only beat counter it has.
+          beats = load<i64>(changetype<usize>(v));
+        }
+      }
+      if (beats != w.beats || w.beats < 0) {
+        w.beats = beats;
+        w.stillMillis = 0;
+      } else {
+        w.stillMillis += this.tickMillis;
+        w.dead = w.stillMillis >= max(this.ttlMillis, w.declaredTtlMillis);
+        // Off the list, so it stays bounded; judges already watching keep their verdict.
+        if (w.dead) this.editList(keys, id, false);
+      }
+    }
+  }
+
+  /** Adds `id` to (or removes it from) the shared list of VM ids, by compare-and-swap. */
+  private editList(keys: SharedKeys, id: u32, add: bool): void {
+    while (true) {
+      if (sharedGet(keys.vms, this.read).status != WasmResult.Ok) return;
+      const list = this.read.value;
+      const p = changetype<usize>(list);
+      const n = list.byteLength >> 2;
+      let at = -1;
+      for (let i = 0; i < n; i++) if (load<u32>(p + ((<usize>i) << 2)) == id) at = i;
+      if (add == at >= 0 || (add && n >= MAX_LISTED)) return;
+      const next = new ArrayBuffer((n + (add ? 1 : -1)) << 2);
+      const q = changetype<usize>(next);
+      if (add) {
+        memory.copy(q, p, (<usize>n) << 2);
+        store<u32>(q + ((<usize>n) << 2), id);
+      } else {
+        // The last id takes the removed one's place.
+        memory.copy(q, p, (<usize>(n - 1)) << 2);
+        if (at < n - 1) store<u32>(q + ((<usize>at) << 2), load<u32>(p + ((<usize>(n - 1)) << 2)));
+      }
+      if (sharedSet(keys.vms, next, this.read.cas) != WasmResult.CasMismatch) return;
+    }
+  }
+
+  /** Whether `vmId`'s entries still count. No host call: verdicts are formed on ticks. */
+  isAlive(vmId: u32): bool {
     if (vmId == this.selfId) return true;
-    if (this.seen.has(vmId)) {
-      const s = this.seen.get(vmId);
-      if (now - s.checkedAt < this.recheckMillis) return s.alive;
-    }
-    let alive = false;
-    if (sharedGet(keys.vm(vmId), this.read).status == WasmResult.Ok) {
-      alive = now - decodeI64(this.read.value) <= this.ttlMillis;
-    }
-    // Bound the cache: VM ids are few, but never let it grow without limit.
-    if (this.seen.size > 4096) this.seen.clear();
-    this.seen.set(vmId, new Seen(alive, now));
-    return alive;
+    if (this.watched.has(vmId)) return !this.watched.get(vmId).dead;
+    if (this.watched.size >= MAX_WATCHED) this.watched.clear();
+    this.watched.set(vmId, new Watch());
+    return true;
   }
 }

@@ -29,8 +29,8 @@ describe("admin path: answers", () => {
       totalActive: 3,
       overflow: 0,
       hosts: [
-        { host: "game0.postio.example.com", active: 1, draining: false },
-        { host: "game1.postio.example.com", active: 2, draining: false },
+        { host: "game0.postio.example.com", active: 1, exact: true, overflow: 0, draining: false },
+        { host: "game1.postio.example.com", active: 2, exact: true, overflow: 0, draining: false },
       ],
     });
   });
@@ -64,6 +64,8 @@ describe("admin path: answers", () => {
       gateway: NODE_ID,
       host: "game1.postio.example.com",
       active: 2,
+      exact: true,
+      overflow: 0,
       draining: false,
     });
     const normalized = adminRequest(gw, "/.conn-drain?host=GAME1.postio.example.com%3A5000");

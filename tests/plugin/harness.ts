@@ -100,7 +100,14 @@ export interface AdminView {
   gateway: string;
   totalActive: number;
   overflow: number;
-  hosts: Array<{ host: string; active: number; draining: boolean }>;
+  /** `active` includes `overflow`, the host's overflow bucket (an upper bound unless `exact`). */
+  hosts: Array<{
+    host: string;
+    active: number;
+    exact: boolean;
+    overflow: number;
+    draining: boolean;
+  }>;
 }
 
 export function counts(gw: Gateway, vm = 0): AdminView {
