@@ -701,8 +701,8 @@ export class ConnectionTable {
       }
       const slot = decodeSlotAt(p, size);
       releaseRaw(p);
-      // A claim not yet finished may still be given back: its host is listed once finished.
-      if (slot.claiming) continue;
+      // A claim not yet finished is listed too: if it is given back, its stream is counted again
+      // elsewhere, so for that moment the listing errs high, never low.
       const active = this.total(slot);
       const shared = unchecked(overflow[overflowBucketOf(slot.host)]);
       out.hosts.push(new HostCount(slot.host, active + shared, slot.drain, shared));
