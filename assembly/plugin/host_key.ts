@@ -139,12 +139,13 @@ export function hostPatternFor(keyBy: KeyBy, pattern: string): string | null {
         "hosts lists addresses with a port such as 10.1.0.5:5000; a '*' pattern never matches one",
     );
   }
-  if (keyBy == KeyBy.Cluster) return pattern;
-  if (!authorityText(pattern)) return null;
-  const key = normalizeAuthority(pattern);
-  if (key === null || key.length < 3) {
-    return fail(under(keyBy) + quote(pattern) + " has no suffix before its port");
+  if (keyBy == KeyBy.Authority && !authorityText(pattern)) return null;
+  const key = keyBy == KeyBy.Cluster ? pattern : normalizeAuthority(pattern);
+  // "*.suffix" matches keys longer than the suffix, and no key is longer than 255 characters.
+  if (key === null || key.length > MAX_KEY_LENGTH) {
+    return fail("a '*.suffix' pattern longer than 255 characters never matches a host key");
   }
+  if (key.length < 3) return fail(under(keyBy) + quote(pattern) + " has no suffix before its port");
   return key;
 }
 

@@ -315,6 +315,11 @@ describe("config values no stream can match are rejected, naming the field and t
       'drain.hosts[0]: a drain names one host, not a pattern, got the string "*.public.nacos"',
     ],
     [
+      "cluster: a '*.suffix' longer than any key",
+      { keyBy: "cluster", hosts: [`*.${"c".repeat(300)}`] },
+      "hosts[0]: a '*.suffix' pattern longer than 255 characters never matches a host key",
+    ],
+    [
       "cluster: a name longer than any key",
       { keyBy: "cluster", drain: { hosts: ["c".repeat(256)] } },
       "drain.hosts[0]: a host key is at most 255 characters, got 256",
