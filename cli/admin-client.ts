@@ -29,7 +29,11 @@ export interface DrainInfo {
 
 export interface HostInfo {
   host: string;
+  /** Includes `overflow`: an upper bound when `exact` is false. */
   active: number;
+  /** false when `active` counts the host's overflow bucket, which may hold other hosts' streams. */
+  exact?: boolean;
+  overflow?: number;
   draining: boolean;
   drain?: DrainInfo;
 }

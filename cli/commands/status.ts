@@ -20,6 +20,8 @@ export interface HostRow {
   host: string;
   /** Summed over the replicas that answered. */
   active: number;
+  /** false when some replica's count is an upper bound (it includes the host's overflow bucket). */
+  exact: boolean;
   /** Per replica, in replica order; null where the replica did not answer. */
   perReplica: (number | null)[];
   drain: string;
@@ -85,6 +87,7 @@ function hostRow(host: string, replicas: ReplicaAnswer[]): HostRow {
   return {
     host,
     active: answered.reduce((n, r) => n + (info(r)?.active ?? 0), 0),
+    exact: answered.every((r) => info(r)?.exact !== false),
     perReplica: replicas.map((r) => (r.failure ? null : (info(r)?.active ?? 0))),
     drain: drainStates.every((s) => s === "none") ? "-" : agreement(drainStates),
     delivery: deliveries.every((s) => s === "-") ? "-" : agreement(deliveries),
@@ -109,7 +112,7 @@ export function renderFleet(fleet: Fleet): string {
   ];
   const rows = fleet.hosts.map((h) => [
     h.host,
-    String(h.active),
+    h.exact ? String(h.active) : `≤${h.active}`,
     ...h.perReplica.map((n) => (n === null ? "?" : String(n))),
     h.drain,
     h.delivery,
@@ -119,6 +122,9 @@ export function renderFleet(fleet: Fleet): string {
     rows.length > 0
       ? renderTable(header, rows)
       : "no hosts tracked on the replicas that answered\n";
+  if (fleet.hosts.some((h) => !h.exact)) {
+    out += "≤N: an upper bound; the count includes the host's overflow bucket (maxHosts is full)\n";
+  }
   for (const f of fleet.failures) {
     const where = f.url.endsWith(`//${f.name}`) ? f.url : `${f.name} (${f.url})`;
     out += `! replica ${where}: ${failureText(f.failure)}\n`;
@@ -139,6 +145,7 @@ export function fleetJson(fleet: Fleet): unknown {
     hosts: fleet.hosts.map((h) => ({
       host: h.host,
       active: h.active,
+      exact: h.exact,
       drained: h.drained,
       replicas: fleet.replicas.map((r, i) => ({
         name: r.name,

@@ -110,6 +110,7 @@ describe("status with --gateway", () => {
       {
         host: HOST,
         active: 5,
+        exact: true,
         drained: false,
         replicas: [
           { name: addr(replicas[0]), active: 3, drain: null },
