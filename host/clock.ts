@@ -12,12 +12,19 @@ interface Entry {
 const noop = (): void => {};
 
 /**
- * The gateway's virtual clock. Nothing fires on its own: `advance` walks time forward and runs
+ * The gateway's virtual clocks. Nothing fires on its own: `advance` walks time forward and runs
  * every timer that falls due, in (due time, scheduling order), so tests are deterministic the way
  * Envoy's simulated time in its own tests is.
+ *
+ * Two clocks, as in Envoy: timers (ticks, http-call timeouts) run on the monotonic timeline
+ * (`nowMs`), while the plugin's proxy_get_current_time_nanoseconds reads the wall clock
+ * (`wallMs`: Envoy's `Context::getCurrentTimeNanoseconds` is `time_source_.systemTime()`).
+ * They move together under `advance`; `jumpWall` steps the wall clock alone, as an NTP step
+ * or an operator's `date -s` does, without firing or moving any timer.
  */
 export class VirtualClock {
   private elapsedMs = 0;
+  private wallOffsetMs = 0;
   private seq = 0;
   private entries: Entry[] = [];
 
@@ -28,7 +35,10 @@ export class VirtualClock {
     return this.entries.length;
   }
 
-  /** Milliseconds since the Unix epoch, as the plugin sees through proxy_get_current_time. */
+  /**
+   * The monotonic timeline timers are scheduled on, in ms. It starts at `startTimeMs` (a real
+   * monotonic clock has an arbitrary origin; this one starts where the wall clock does).
+   */
   nowMs(): number {
     return this.startTimeMs + this.elapsedMs;
   }
@@ -37,11 +47,28 @@ export class VirtualClock {
     return this.elapsedMs;
   }
 
+  /** Monotonic nanoseconds (WASI clock_time_get with the monotonic clock id). */
   nowNanos(): bigint {
     return BigInt(Math.round(this.nowMs() * 1e6));
   }
 
-  /** Schedules `fn` at absolute epoch time `atMs`. */
+  /** Wall-clock ms since the Unix epoch: what the plugin reads as the current time. */
+  wallMs(): number {
+    return this.nowMs() + this.wallOffsetMs;
+  }
+
+  /** Wall-clock nanoseconds since the epoch (proxy_get_current_time_nanoseconds, WASI realtime). */
+  wallNanos(): bigint {
+    return BigInt(Math.round(this.wallMs() * 1e6));
+  }
+
+  /** Steps the wall clock by `ms` (either sign); timers keep their monotonic due times. */
+  jumpWall(ms: number): void {
+    if (!Number.isFinite(ms)) throw new RangeError(`jumpWall(${ms}): not a finite number`);
+    this.wallOffsetMs += ms;
+  }
+
+  /** Schedules `fn` at `atMs` on the monotonic timeline (see `nowMs`). */
   at(atMs: number, fn: () => void): TimerHandle {
     const entry: Entry = { at: atMs, seq: this.seq++, fn, cancelled: false };
     // Cancelled timers of discarded VMs (every canary sets one) must not pile up, holding their

@@ -238,9 +238,23 @@ export class Gateway {
 
   // ---- time --------------------------------------------------------------------------------------
 
-  /** Virtual time, epoch ms (what the plugin reads from proxy_get_current_time_nanoseconds). */
+  /** Wall-clock epoch ms: what the plugin reads from proxy_get_current_time_nanoseconds. */
   now(): number {
+    return this.clock.wallMs();
+  }
+
+  /** The monotonic timeline ticks and timeouts run on (equals now() until a wall-clock jump). */
+  monotonicNow(): number {
     return this.clock.nowMs();
+  }
+
+  /**
+   * Steps the wall clock by `ms` (negative: backwards), as NTP or an operator would. Nothing
+   * fires and no timer moves: Envoy's timers run on the monotonic clock, while
+   * proxy_get_current_time_nanoseconds and WASI realtime read the wall clock.
+   */
+  jumpWallClock(ms: number): void {
+    this.clock.jumpWall(ms);
   }
 
   /**

@@ -49,7 +49,8 @@ export function proxyImports(vm: Vm): Record<string, Fn> {
     },
 
     proxy_get_current_time_nanoseconds(ptr: number): number {
-      mem().setU64(ptr, svc.clock.nowNanos());
+      // Envoy answers with the wall clock (TimeSource::systemTime), not the timer clock.
+      mem().setU64(ptr, svc.clock.wallNanos());
       return R.Ok;
     },
 
@@ -315,7 +316,7 @@ export function proxyImports(vm: Vm): Record<string, Fn> {
         body,
         trailers,
         timeoutMs: timeoutMs >>> 0,
-        sentAt: svc.clock.nowMs(),
+        sentAt: svc.clock.wallMs(),
       };
       svc.httpCalls.add(call, vm, vm.canary ? undefined : vm.scheduleHttpTimeout(call));
       mem().setU32(tokenPtr, call.token);

@@ -43,9 +43,10 @@ function wasiImports(vm: Vm): Record<string, AnyFn> {
       return WasiErrno.Success;
     },
     clock_time_get(id: number, _precision: bigint, ptr: number): number {
-      // Both realtime and monotonic follow the gateway's virtual clock.
+      // cpp-host: realtime (0) is getCurrentTimeNanoseconds (Envoy's wall clock), monotonic (1)
+      // getMonotonicTimeNanoseconds (the clock timers run on); anything else ENOTSUP.
       if (id !== 0 && id !== 1) return WasiErrno.Notsup;
-      mem().setU64(ptr, svc.clock.nowNanos());
+      mem().setU64(ptr, id === 0 ? svc.clock.wallNanos() : svc.clock.nowNanos());
       return WasiErrno.Success;
     },
     clock_res_get(id: number, ptr: number): number {

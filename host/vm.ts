@@ -311,7 +311,9 @@ export class Vm {
   scheduleHttpTimeout(call: HttpCall): TimerHandle | undefined {
     // Our choice: timeout 0 means no timeout (Envoy's async client treats 0 as infinite).
     if (call.timeoutMs <= 0) return undefined;
-    return this.services.clock.at(call.sentAt + call.timeoutMs, () => {
+    // Due on the monotonic timeline: a wall-clock step must not fire or delay it.
+    const clock = this.services.clock;
+    return clock.at(clock.nowMs() + call.timeoutMs, () => {
       if (this.services.httpCalls.take(call)) this.deliverHttpResponse(call, undefined);
     });
   }
