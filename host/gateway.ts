@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { HostUsageError, type LogLevelName } from "./abi.js";
+import { type AddressingConfig, parseBareIp } from "./address.js";
 import { VirtualClock } from "./clock.js";
 import { HeaderMap, type HeadersInput, normalizeHeaders } from "./header-map.js";
 import { type HttpCall, HttpCallRegistry, type HttpCallResponse } from "./http-calls.js";
@@ -36,6 +37,12 @@ export interface GatewayOptions {
   startTimeMs?: number;
   /** Seed for WASI random_get; unseeded uses the OS CSPRNG. */
   randomSeed?: number;
+  /** Envoy HCM `use_remote_address` for streams opened with a `remoteAddress`. Default false. */
+  useRemoteAddress?: boolean;
+  /** Envoy HCM `xff_num_trusted_hops`. Default 0. */
+  xffNumTrustedHops?: number;
+  /** IP Envoy appends to XFF in place of a loopback peer (HCM local address). Default 10.0.0.2. */
+  localAddress?: string;
   /** What proxy_get_log_level answers. Default "info". */
   logLevel?: LogLevelName;
   /** Keep log entries for gw.logs() (default true; benchmarks may turn it off). */
@@ -107,6 +114,7 @@ export class Gateway {
       properties,
       vmConfig: bytesOf(options.vmConfig),
       failOpen: options.failStrategy === "fail-open",
+      addressing: addressingOf(options),
       hasCluster: (name) => this.clusters.has(name),
       logLevel: () => this.logLevel,
       random: makeRandom(options.randomSeed),
@@ -345,6 +353,22 @@ export class Gateway {
     this.totalCalls.reset();
     for (const vm of this.vms) vm.calls.reset();
   }
+}
+
+function addressingOf(options: GatewayOptions): AddressingConfig {
+  const hops = options.xffNumTrustedHops ?? 0;
+  if (!(Number.isInteger(hops) && hops >= 0)) {
+    throw new HostUsageError(`xffNumTrustedHops ${hops}: want an integer >= 0`);
+  }
+  const localAddress = options.localAddress ?? "10.0.0.2";
+  if (!parseBareIp(localAddress)) {
+    throw new HostUsageError(`localAddress ${JSON.stringify(localAddress)}: want a bare IP`);
+  }
+  return {
+    useRemoteAddress: options.useRemoteAddress ?? false,
+    xffNumTrustedHops: hops,
+    localAddress,
+  };
 }
 
 async function compile(wasm: GatewayOptions["wasm"]): Promise<WebAssembly.Module> {

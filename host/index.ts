@@ -10,6 +10,12 @@ export {
   PluginTrap,
   WasmResult,
 } from "./abi.js";
+export {
+  type AddressingConfig,
+  type DerivedAddress,
+  deriveDownstreamAddress,
+  lastAddressFromXff,
+} from "./address.js";
 export { type ConfigUpdateResult, createGateway, Gateway, type GatewayOptions } from "./gateway.js";
 export { type HeaderPairs, type HeadersInput, parsePairs, serializePairs } from "./header-map.js";
 export type { HttpCall, HttpCallResponse } from "./http-calls.js";

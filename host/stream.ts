@@ -14,12 +14,24 @@ import {
 } from "./context.js";
 import { HeaderMap, type HeadersInput, normalizeHeaders } from "./header-map.js";
 import { buildLocalResponse, type LocalResponse, localReplyHeaders } from "./local-reply.js";
+import { type DerivedAddress, deriveDownstreamAddress } from "./address.js";
 import { utf8Encode } from "./memory.js";
 import { type PropertiesInput, PropertyBag, portOf } from "./properties.js";
 import type { Vm } from "./vm.js";
 
 export interface OpenStreamOptions {
+  /**
+   * Properties of this stream. A `source.address` given here is served as is (the test's word
+   * wins over anything derived from `remoteAddress`).
+   */
   properties?: PropertiesInput;
+  /**
+   * The downstream connection's peer, "a.b.c.d:port" or "[v6]:port". When set, the stream's
+   * `source.address`/`source.port` are derived from it and the request's x-forwarded-for as
+   * Envoy's connection manager does, under the gateway's `useRemoteAddress` and
+   * `xffNumTrustedHops` (see host/README.md).
+   */
+  remoteAddress?: string;
 }
 
 export type { LocalResponse };
@@ -45,7 +57,11 @@ export class Stream implements StreamSide {
   readonly paused = { request: false, response: false };
   readonly streamProperties: PropertyBag;
   readonly setProperties = new PropertyBag();
+  /** What the connection manager decided from `remoteAddress` and XFF, once headers arrived. */
+  downstream: DerivedAddress | undefined;
   private readonly upstreamProperties = new PropertyBag();
+  private readonly derivedProperties = new PropertyBag();
+  private readonly remoteAddress: string | undefined;
   private created = false;
   private closedByTest = false;
   private stage: "new" | "request" | "response" = "new";
@@ -63,6 +79,7 @@ export class Stream implements StreamSide {
     private readonly onLocalResponse: (r: LocalResponse) => void,
   ) {
     this.streamProperties = new PropertyBag(options.properties);
+    this.remoteAddress = options.remoteAddress;
   }
 
   get ended(): boolean {
@@ -80,6 +97,7 @@ export class Stream implements StreamSide {
     this.stage = "request";
     this.requestEnded = opts.endOfStream === true;
     this.requestHeaders = new HeaderMap(normalizeHeaders(headers));
+    this.deriveDownstream();
     if (!this.create()) return this.failedAction();
     return this.headersCallback(
       HeaderMapType.RequestHeaders,
@@ -211,7 +229,7 @@ export class Stream implements StreamSide {
   }
 
   propertyLayers(): Array<PropertyBag | undefined> {
-    return [this.upstreamProperties, this.streamProperties];
+    return [this.upstreamProperties, this.streamProperties, this.derivedProperties];
   }
 
   sendLocalResponse(reply: LocalReplyRequest): void {
@@ -254,6 +272,22 @@ export class Stream implements StreamSide {
     this.vm.assertUsable(`stream.${method}()`);
     this.closedByTest = true;
     if (!this.ended) this.end(how);
+  }
+
+  /**
+   * Envoy's mutateRequestHeaders runs before any filter sees the headers: it picks the remote
+   * address (from the peer or XFF) and, with use_remote_address, appends the peer to XFF.
+   */
+  private deriveDownstream(): void {
+    if (this.remoteAddress === undefined) return;
+    // Envoy joins repeated x-forwarded-for headers into one inline header, comma-separated.
+    const values = this.requestHeaders.pairs.filter(([k]) => k === "x-forwarded-for");
+    const xff = values.length > 0 ? values.map(([, v]) => v).join(",") : undefined;
+    const d = deriveDownstreamAddress(this.remoteAddress, xff, this.vm.services.addressing);
+    this.downstream = d;
+    if (d.xff !== undefined && d.xff !== xff) this.requestHeaders.replace("x-forwarded-for", d.xff);
+    this.derivedProperties.set("source.address", d.address);
+    this.derivedProperties.set("source.port", d.port);
   }
 
   /** Lazily creates the context on the VM's current root (Envoy: on the first decodeHeaders). */

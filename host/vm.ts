@@ -1,4 +1,5 @@
 import { BufferType, HeaderMapType, HostUsageError, WasmResult } from "./abi.js";
+import type { AddressingConfig } from "./address.js";
 import { TickTimer, type TimerHandle, type VirtualClock } from "./clock.js";
 import { type HostContext, RootContext, type StreamSide } from "./context.js";
 import type { HeaderMap } from "./header-map.js";
@@ -21,6 +22,8 @@ export interface GatewayServices {
   properties: PropertyBag;
   vmConfig: Uint8Array;
   failOpen: boolean;
+  /** How streams derive `source.address` from a remote address and XFF. */
+  addressing: AddressingConfig;
   hasCluster(name: string): boolean;
   logLevel(): number;
   random(buf: Uint8Array): void;
