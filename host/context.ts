@@ -37,6 +37,11 @@ export class RootContext {
   /** Properties the plugin stored with proxy_set_property on this root. */
   readonly setProperties = new PropertyBag();
   retiring = false;
+  /**
+   * Set once on_configure accepted: cpp-host then made a PluginHandle for it, which the
+   * thread-local plugin cache hands out again for the same configuration while it lives.
+   */
+  configured = false;
   /** on_done returned false: on_delete waits for proxy_done (cpp-host `pending_done_`). */
   awaitingDone = false;
   deleted = false;

@@ -4,11 +4,24 @@ import { type AddressingConfig, parseBareIp } from "./address.js";
 import { VirtualClock } from "./clock.js";
 import { HeaderMap, type HeadersInput, normalizeHeaders } from "./header-map.js";
 import { type HttpCall, HttpCallRegistry, type HttpCallResponse } from "./http-calls.js";
-import { CallCounter, type LogEntry, type LogQuery, LogStore, levelNumber } from "./logs.js";
+import {
+  CallCounter,
+  type LogEntry,
+  type LogQuery,
+  LogStore,
+  levelName,
+  levelNumber,
+} from "./logs.js";
 import { utf8Encode } from "./memory.js";
 import { type MetricSnapshot, MetricsRegistry } from "./metrics.js";
 import { type PropertiesInput, PropertyBag } from "./properties.js";
-import { makeRandom } from "./random.js";
+import { makeRandom, mulberry32 } from "./random.js";
+import {
+  ConfigRollout,
+  type ConfigUpdateResult,
+  checkOrder,
+  type VmConfigStep,
+} from "./rollout.js";
 import { SharedDataStore, SharedDataView } from "./shared-data.js";
 import type { LocalResponse } from "./stream.js";
 import { type GatewayServices, Vm } from "./vm.js";
@@ -37,6 +50,17 @@ export interface GatewayOptions {
   startTimeMs?: number;
   /** Seed for WASI random_get; unseeded uses the OS CSPRNG. */
   randomSeed?: number;
+  /**
+   * Seed of the config rollouts' interleaving (worker order, gaps between VMs). Default:
+   * `randomSeed`, else 1; a rollout is deterministic either way.
+   */
+  rolloutSeed?: number;
+  /**
+   * Virtual ms that pass between two VMs' turns in a rollout (start-up included), drawn
+   * uniformly from [min, max] by the rollout seed; due ticks and http-call timeouts fire in
+   * between. Default [0, 5].
+   */
+  rolloutGapMs?: readonly [number, number];
   /** Envoy HCM `use_remote_address` for streams opened with a `remoteAddress`. Default false. */
   useRemoteAddress?: boolean;
   /** Envoy HCM `xff_num_trusted_hops`. Default 0. */
@@ -51,11 +75,20 @@ export interface GatewayOptions {
   echoLogs?: boolean | ((e: LogEntry) => void);
 }
 
-export interface ConfigUpdateResult {
-  accepted: boolean;
-  reason?: string;
-  /** VMs whose on_configure refused after the canary accepted: they keep their old root. */
-  keptOldConfig?: number[];
+export interface RolloutOptions {
+  /**
+   * Order in which VMs apply the config. Default: the base VM (Envoy's main thread applies its
+   * own copy inline in SlotImpl::set), then the workers in an order drawn from the rollout seed
+   * (each worker picks the post up on its own thread, so any order can happen).
+   */
+  order?: readonly number[];
+}
+
+export interface UpdateConfigOptions extends RolloutOptions {
+  /** Gap between two VMs' turns, in virtual ms, drawn from [min, max]. Default: the gateway's. */
+  gapMs?: readonly [number, number];
+  /** Called between two VMs' turns (after the gap) with the index of the VM about to apply it. */
+  between?: (nextVmIndex: number) => void | Promise<void>;
 }
 
 const bytesOf = (v: string | Uint8Array | undefined) =>
@@ -78,6 +111,17 @@ export class Gateway {
   private config: Uint8Array;
   private stopped = false;
   private readonly services: GatewayServices;
+  /** cpp-host `plugin_canary_cache_`: configuration → why the canary refused it ("" = accepted). */
+  private readonly canaryVerdicts = new Map<string, string>();
+  /**
+   * Set once a VM failed to create the plugin (cpp-host then fails the *base* Wasm with
+   * StartFailed/ConfigureFailed/UnableToInitializeCode); Envoy's createWasm refuses every later
+   * configuration of a failed base VM.
+   */
+  private baseFailure: string | undefined;
+  private rollout: ConfigRollout | undefined;
+  private readonly rolloutRandom: () => number;
+  private readonly rolloutGap: readonly [number, number];
 
   private constructor(
     private readonly module: WebAssembly.Module,
@@ -95,6 +139,11 @@ export class Gateway {
     this.clusters = new Set(options.clusters ?? []);
     this.logLevel = levelNumber(options.logLevel ?? "info");
     this.config = bytesOf(options.config);
+    // Its own stream, so rollouts never shift what the plugin draws from random_get.
+    this.rolloutRandom = mulberry32(
+      ((options.rolloutSeed ?? options.randomSeed ?? 1) ^ 0x9e3779b9) >>> 0,
+    );
+    this.rolloutGap = checkGap(options.rolloutGapMs ?? [0, 5]);
     const vmId = options.vmId ?? "";
     this.sharedData = new SharedDataView(store, vmId);
     const properties = new PropertyBag({
@@ -131,36 +180,52 @@ export class Gateway {
       throw new Error("module does not export proxy_abi_version_0_2_1: refusing to load it");
     }
     const gw = new Gateway(module, options, new SharedDataStore());
-    const canary = await gw.runCanary(gw.config);
-    if (canary) throw new Error(`gateway failed to start: ${canary}`);
+    const { refused, ran } = await gw.canary(gw.config);
+    if (refused) throw new Error(`gateway failed to start: ${refused}`);
     const workers = options.workers ?? 1;
     for (let i = 0; i <= workers; i++) {
+      // Instantiated now; each runs its start function when the rollout reaches it, as Envoy
+      // clones and initialises a worker's VM inside the callback posted to that worker.
       const vm = await Vm.create(module, i, false, gw.services);
       gw.vms.push(vm);
       gw.handles.push(new VmHandle(vm, gw));
-      if (!vm.initialize()) continue;
-      const { root, status } = vm.createRoot(gw.config);
-      if (status === "ok") vm.currentRoot = root;
-      // cpp-host fails the thread-local VM when its start or configure fails.
-      else if (status !== "trap") vm.fail(`${status} in ${vm.label} VM`, false);
     }
+    const startup = new ConfigRollout(gw, gw.config, true, undefined, ran, gw.defaultOrder());
+    gw.rollout = startup;
+    gw.runRollout(startup, gw.rolloutGap);
     return gw;
   }
 
-  /** Runs a fresh canary VM; returns why it refused, or undefined if it accepted. */
-  private async runCanary(config: Uint8Array): Promise<string | undefined> {
+  /**
+   * The canary (cpp-host WasmHandleBase::canary): a fresh VM runs the start function,
+   * on_vm_start and on_configure on the configuration, then is thrown away without on_done or
+   * on_delete either way (accepted: `kill()`; refused: the VM is failed first, and a failed
+   * VM's contexts get no more calls). Its verdict is cached per configuration when on_configure
+   * decided it; a start-up failure is not cached.
+   */
+  private async canary(config: Uint8Array): Promise<{ refused?: string; ran: boolean }> {
+    const key = configKey(config);
+    const cached = this.canaryVerdicts.get(key);
+    if (cached !== undefined) return { refused: cached || undefined, ran: false };
     const canary = await Vm.create(this.module, -1, true, this.services);
+    let refused: string | undefined;
+    let cache = false;
     try {
-      if (!canary.initialize()) return `canary trapped in the start function: ${canary.failure}`;
-      const { status } = canary.createRoot(config);
-      if (status === "trap") return `canary trapped: ${canary.failure}`;
-      if (status === "start-failed") return "canary on_vm_start returned false";
-      if (status === "rejected") return "canary on_configure returned false";
-      return undefined;
+      if (!canary.initialize()) {
+        refused = `canary trapped in the start function: ${canary.failure}`;
+      } else {
+        const { status, trapIn } = canary.createRoot(config);
+        cache = status === "ok" || status === "rejected" || trapIn === "configure";
+        if (status === "trap") refused = `canary trapped: ${canary.failure}`;
+        else if (status === "start-failed") refused = "canary on_vm_start returned false";
+        else if (status === "rejected") refused = "canary on_configure returned false";
+      }
     } finally {
       // Its timers and http calls die with it.
       canary.discard();
     }
+    if (cache) this.canaryVerdicts.set(key, refused ?? "");
+    return { refused, ran: true };
   }
 
   // ---- VMs -------------------------------------------------------------------------------------
@@ -193,50 +258,191 @@ export class Gateway {
   // ---- configuration ---------------------------------------------------------------------------
 
   /**
-   * Canary first (fresh instance); if it accepts, every live VM gets a new root context. Old
-   * roots get on_done/on_delete once their last stream ends. Our choice when a VM's
-   * on_configure refuses after the canary accepted: log it, discard the new root and keep
-   * the old one serving on that VM (real Envoy would fail that worker's VM).
+   * Starts a config update: the canary (unless its verdict for these bytes is cached), then a
+   * rollout that applies the config one VM at a time as the test calls `applyNext()`. A refused
+   * config gives a rollout with `accepted: false` and nothing pending.
    */
-  async updateConfig(config: string | Uint8Array): Promise<ConfigUpdateResult> {
-    this.assertRunning("updateConfig");
+  async beginConfigUpdate(
+    config: string | Uint8Array,
+    options: RolloutOptions = {},
+  ): Promise<ConfigRollout> {
+    this.assertRunning("beginConfigUpdate");
+    if (this.rollout) {
+      throw new HostUsageError(
+        `a config rollout is still under way (pending VMs ${this.rollout.pending.join(", ")}): ` +
+          "finish it (applyAll) before starting another",
+      );
+    }
     const bytes = bytesOf(config);
-    const refused = await this.runCanary(bytes);
-    if (refused) {
-      this.logStore.add({
-        vmIndex: -1,
-        level: "warn",
-        message: `config update rejected: ${refused}`,
-        source: "host",
-        contextId: 0,
-      });
-      return { accepted: false, reason: refused };
+    const order = options.order ? checkOrder(options.order, this.vms.length) : this.defaultOrder();
+    const { refused, ran } = await this.canary(bytes);
+    this.assertRunning("beginConfigUpdate");
+    // Envoy's createWasm: the canary passed, but a base VM that failed is never used again.
+    const reason =
+      refused ??
+      (this.baseFailure
+        ? `the base Wasm VM has failed (${this.baseFailure}); Envoy refuses every later ` +
+          "configuration of it"
+        : undefined);
+    if (reason) {
+      this.hostLog(-1, 3, `config update rejected: ${reason}`);
+      return new ConfigRollout(undefined, bytes, false, reason, ran, []);
     }
     this.config = bytes;
-    const kept: number[] = [];
-    for (const vm of this.vms) {
-      if (vm.failed) continue;
-      const old = vm.currentRoot;
-      const { root, status } = vm.createRoot(bytes);
-      if (status === "trap") continue;
-      if (status !== "ok") {
-        vm.log(
-          3,
-          `${vm.label} VM refused the new configuration (${status}); keeping root ${old?.id}`,
-        );
-        kept.push(vm.index);
-        vm.finishRoot(root);
-        continue;
-      }
-      vm.currentRoot = root;
-      if (old) vm.retireRoot(old);
+    const rollout = new ConfigRollout(this, bytes, true, undefined, ran, order);
+    this.rollout = rollout;
+    return rollout;
+  }
+
+  /**
+   * Canary, then every VM in turn (base VM first, workers in seeded order) with a seeded gap of
+   * virtual time between two VMs, in which due ticks and http-call timeouts fire. Same result as
+   * before: accepted or not, and which VMs ended up without the plugin.
+   */
+  async updateConfig(
+    config: string | Uint8Array,
+    options: UpdateConfigOptions = {},
+  ): Promise<ConfigUpdateResult> {
+    const rollout = await this.beginConfigUpdate(config, options);
+    const gap = options.gapMs ? checkGap(options.gapMs) : this.rolloutGap;
+    await this.runRolloutAsync(rollout, gap, options.between);
+    return rollout.result();
+  }
+
+  /** The rollout under way, if any (e.g. one a test began and has not finished). */
+  get pendingRollout(): ConfigRollout | undefined {
+    return this.rollout;
+  }
+
+  private runRollout(rollout: ConfigRollout, gap: readonly [number, number]): void {
+    let first = true;
+    while (!rollout.finished) {
+      if (!first) this.rolloutPause(gap);
+      first = false;
+      rollout.applyNext();
     }
-    return kept.length > 0 ? { accepted: true, keptOldConfig: kept } : { accepted: true };
+  }
+
+  private async runRolloutAsync(
+    rollout: ConfigRollout,
+    gap: readonly [number, number],
+    between: UpdateConfigOptions["between"],
+  ): Promise<void> {
+    let first = true;
+    while (!rollout.finished) {
+      if (!first) {
+        this.rolloutPause(gap);
+        const next = rollout.pending[0];
+        if (between && next !== undefined) await between(next);
+      }
+      first = false;
+      rollout.applyNext();
+    }
+  }
+
+  private rolloutPause([min, max]: readonly [number, number]): void {
+    const ms = min + Math.floor((this.rolloutRandom() / 2 ** 32) * (max - min + 1));
+    if (ms > 0) this.clock.advance(ms);
+  }
+
+  /** Base VM first; workers shuffled by the rollout seed (Fisher-Yates). */
+  private defaultOrder(): number[] {
+    const workers = this.vms.slice(1).map((vm) => vm.index);
+    for (let i = workers.length - 1; i > 0; i--) {
+      const j = this.rolloutRandom() % (i + 1);
+      [workers[i], workers[j]] = [workers[j] as number, workers[i] as number];
+    }
+    return [0, ...workers];
+  }
+
+  /** @internal RolloutHost */
+  rolloutEnded(rollout: ConfigRollout): void {
+    if (this.rollout === rollout) this.rollout = undefined;
+  }
+
+  /**
+   * @internal RolloutHost: the callback Envoy posts to one thread, i.e. cpp-host
+   * getOrCreateThreadLocalPlugin for this VM.
+   */
+  applyConfigTo(vmIndex: number, config: Uint8Array): VmConfigStep {
+    const handle = this.handles[vmIndex];
+    let vm = this.vms[vmIndex];
+    if (!vm || !handle) throw new HostUsageError(`no VM ${vmIndex}`);
+    let freshVm = false;
+    if (vm.failed) {
+      // cpp-host drops a thread-local VM that failed at runtime from its cache
+      // (getOrCreateThreadLocalWasm's fail callback), so the next plugin gets a fresh clone.
+      vm = Vm.createSync(this.module, vmIndex, false, this.services);
+      this.vms[vmIndex] = vm;
+      handle.rebind(vm);
+      freshVm = true;
+      this.hostLog(vmIndex, 2, `${vm.label} VM had failed: a fresh VM takes the new configuration`);
+    }
+    const step = (outcome: VmConfigStep["outcome"]): VmConfigStep => ({
+      vmIndex,
+      outcome,
+      rootContextId: vm?.currentRoot?.id,
+      freshVm,
+      atMs: this.clock.wallMs(),
+    });
+    const old = vm.currentRoot;
+    // cpp-host's thread-local plugin cache: the same configuration's plugin is still alive here
+    // (the current one, or an old one its streams keep), so it is handed back as it is.
+    const live = vm.roots.find(
+      (r) => r.configured && !r.deleted && !r.awaitingDone && sameBytes(r.config, config),
+    );
+    if (live) {
+      live.retiring = false;
+      vm.currentRoot = live;
+      vm.pluginMissing = undefined;
+      if (old && old !== live) vm.retireRoot(old);
+      return step("reused");
+    }
+    const missing = (outcome: VmConfigStep["outcome"], failState: string, why: string) => {
+      // Envoy keeps a null plugin handle for this thread; the old configuration's plugin is
+      // released all the same (its streams keep it until they end).
+      vm.currentRoot = undefined;
+      vm.pluginMissing = why;
+      this.baseFailure ??= `${failState}: ${why}`;
+      if (old) vm.retireRoot(old);
+      this.hostLog(vmIndex, 4, `${vm.label} VM: ${why}; its new streams bypass the plugin`);
+      return step(outcome);
+    };
+    if (!vm.initialized && !vm.initialize()) {
+      return missing("trapped", "UnableToInitializeCode", `start function trapped: ${vm.failure}`);
+    }
+    const { root, status, trapIn } = vm.createRoot(config);
+    if (status === "ok") {
+      root.configured = true;
+      vm.currentRoot = root;
+      vm.pluginMissing = undefined;
+      if (old) vm.retireRoot(old);
+      return step("configured");
+    }
+    if (status === "trap") {
+      const failState = trapIn === "configure" ? "ConfigureFailed" : "StartFailed";
+      return missing("trapped", failState, `trapped applying the configuration: ${vm.failure}`);
+    }
+    if (status === "start-failed") {
+      return missing("start-failed", "StartFailed", "on_vm_start returned false");
+    }
+    return missing("rejected", "ConfigureFailed", "on_configure returned false");
+  }
+
+  private hostLog(vmIndex: number, level: number, message: string): void {
+    this.logStore.add({
+      vmIndex,
+      level: levelName(level),
+      message,
+      source: "host",
+      contextId: 0,
+    });
   }
 
   /** Every root in every live VM gets on_done then on_delete (Envoy's startShutdown). */
   shutdown(): void {
     this.assertRunning("shutdown");
+    this.rollout = undefined;
     for (const vm of this.vms) {
       for (const root of [...vm.roots]) vm.finishRoot(root);
       vm.currentRoot = undefined;
@@ -291,7 +497,8 @@ export class Gateway {
 
   respondHttpCall(call: HttpCall, response: HttpCallResponse = {}): void {
     this.assertRunning("respondHttpCall");
-    if (!this.calls.take(call)) throw new HostUsageError(`http call ${call.token} is not pending`);
+    const taken = this.calls.take(call);
+    if (!taken) throw new HostUsageError(`http call ${call.token} is not pending`);
     const headers = new HeaderMap([
       [":status", String(response.status ?? 200)],
       ...normalizeHeaders(response.headers as HeadersInput),
@@ -301,14 +508,15 @@ export class Gateway {
         ? utf8Encode(response.body)
         : (response.body ?? new Uint8Array());
     const trailers = new HeaderMap(normalizeHeaders(response.trailers as HeadersInput));
-    this.vms[call.vmIndex]?.deliverHttpResponse(call, { headers, body, trailers });
+    (taken.owner as Vm).deliverHttpResponse(call, { headers, body, trailers });
   }
 
   /** A reset / connection failure: delivered as (token, 0, 0, 0). */
   failHttpCall(call: HttpCall): void {
     this.assertRunning("failHttpCall");
-    if (!this.calls.take(call)) throw new HostUsageError(`http call ${call.token} is not pending`);
-    this.vms[call.vmIndex]?.deliverHttpResponse(call, undefined);
+    const taken = this.calls.take(call);
+    if (!taken) throw new HostUsageError(`http call ${call.token} is not pending`);
+    (taken.owner as Vm).deliverHttpResponse(call, undefined);
   }
 
   // ---- observation ---------------------------------------------------------------------------
@@ -355,6 +563,14 @@ export class Gateway {
   }
 }
 
+function checkGap(gap: readonly [number, number]): readonly [number, number] {
+  const [min, max] = gap;
+  if (!(Number.isInteger(min) && Number.isInteger(max) && min >= 0 && max >= min)) {
+    throw new HostUsageError(`rollout gap ${JSON.stringify(gap)}: want integers 0 <= min <= max`);
+  }
+  return [min, max];
+}
+
 function addressingOf(options: GatewayOptions): AddressingConfig {
   const hops = options.xffNumTrustedHops ?? 0;
   if (!(Number.isInteger(hops) && hops >= 0)) {
@@ -369,6 +585,15 @@ function addressingOf(options: GatewayOptions): AddressingConfig {
     xffNumTrustedHops: hops,
     localAddress,
   };
+}
+
+/** Identity of a configuration within one gateway (root id and VM are fixed per gateway). */
+function configKey(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("latin1");
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 async function compile(wasm: GatewayOptions["wasm"]): Promise<WebAssembly.Module> {

@@ -16,7 +16,13 @@ export {
   deriveDownstreamAddress,
   lastAddressFromXff,
 } from "./address.js";
-export { type ConfigUpdateResult, createGateway, Gateway, type GatewayOptions } from "./gateway.js";
+export {
+  createGateway,
+  Gateway,
+  type GatewayOptions,
+  type RolloutOptions,
+  type UpdateConfigOptions,
+} from "./gateway.js";
 export { type HeaderPairs, type HeadersInput, parsePairs, serializePairs } from "./header-map.js";
 export type { HttpCall, HttpCallResponse } from "./http-calls.js";
 export type { LogEntry, LogQuery } from "./logs.js";
@@ -27,6 +33,12 @@ export {
   type PropertyValue,
   propertyKey,
 } from "./properties.js";
+export {
+  ConfigRollout,
+  type ConfigUpdateResult,
+  type VmConfigOutcome,
+  type VmConfigStep,
+} from "./rollout.js";
 export type { SharedGetEvent, SharedSetEvent } from "./shared-data.js";
 export { type LocalResponse, type OpenStreamOptions, Stream, type StreamEnd } from "./stream.js";
 export { VmHandle } from "./vm-handle.js";

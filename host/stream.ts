@@ -6,6 +6,7 @@ import {
   StreamType,
   WasmResult,
 } from "./abi.js";
+import { type DerivedAddress, deriveDownstreamAddress } from "./address.js";
 import {
   applyBufferWrite,
   type LocalReplyRequest,
@@ -14,7 +15,6 @@ import {
 } from "./context.js";
 import { HeaderMap, type HeadersInput, normalizeHeaders } from "./header-map.js";
 import { buildLocalResponse, type LocalResponse, localReplyHeaders } from "./local-reply.js";
-import { type DerivedAddress, deriveDownstreamAddress } from "./address.js";
 import { utf8Encode } from "./memory.js";
 import { type PropertiesInput, PropertyBag, portOf } from "./properties.js";
 import type { Vm } from "./vm.js";
@@ -74,9 +74,11 @@ export class Stream implements StreamSide {
   private replying = false;
 
   constructor(
-    private readonly vm: Vm,
+    private vm: Vm,
     options: OpenStreamOptions,
     private readonly onLocalResponse: (r: LocalResponse) => void,
+    /** The VM serving this stream's slot when the filter chain is built. */
+    private readonly currentVm?: () => Vm,
   ) {
     this.streamProperties = new PropertyBag(options.properties);
     this.remoteAddress = options.remoteAddress;
@@ -292,6 +294,13 @@ export class Stream implements StreamSide {
 
   /** Lazily creates the context on the VM's current root (Envoy: on the first decodeHeaders). */
   private create(): boolean {
+    if (this.currentVm) this.vm = this.currentVm();
+    // Envoy's createContext: a null plugin handle (this VM could not configure the plugin)
+    // adds no filter at all, before any fail-open/fail-closed decision.
+    if (this.vm.pluginMissing !== undefined) {
+      this.filterSkipped = true;
+      return false;
+    }
     if (this.applyFailure()) return false;
     const root = this.vm.currentRoot;
     if (!root) throw new HostUsageError(`the ${this.vm.label} VM has no root context (shut down?)`);
@@ -306,7 +315,8 @@ export class Stream implements StreamSide {
 
   /** cpp-host CHECK_FAIL: fail-open skips the filter, fail-closed answers 503 wasm_fail_stream. */
   private applyFailure(): boolean {
-    if (!this.vm.failed) return this.filterSkipped;
+    if (this.filterSkipped) return true;
+    if (!this.vm.failed) return false;
     if (this.ended) return true;
     if (this.vm.services.failOpen) {
       this.filterSkipped = true;

@@ -14,9 +14,19 @@ export interface HandleOwner {
 /** A test's handle on one VM (`gw.vm(i)` / `gw.worker(i)`): the proxytest-style surface. */
 export class VmHandle {
   constructor(
-    /** @internal */ readonly vm: Vm,
+    private current: Vm,
     private readonly owner: HandleOwner,
   ) {}
+
+  /** @internal The VM instance behind this slot now (a config update may replace a failed one). */
+  get vm(): Vm {
+    return this.current;
+  }
+
+  /** @internal */
+  rebind(vm: Vm): void {
+    this.current = vm;
+  }
 
   /** 0 = base (main-thread) VM, 1..N = workers. */
   get index(): number {
@@ -33,6 +43,15 @@ export class VmHandle {
 
   get failure(): string | undefined {
     return this.vm.failure;
+  }
+
+  /**
+   * Why this VM has no plugin for the current configuration (its on_vm_start or on_configure
+   * refused or trapped when the config was applied here), or undefined. While set, new streams
+   * on this VM skip the plugin entirely, whatever the fail strategy, as in Envoy.
+   */
+  get pluginMissing(): string | undefined {
+    return this.vm.pluginMissing;
   }
 
   /** Size of this VM's linear memory in bytes (Wasm memory only grows: a leak shows here). */
@@ -57,7 +76,14 @@ export class VmHandle {
 
   openStream(options: OpenStreamOptions = {}): Stream {
     this.owner.assertRunning("openStream");
-    return new Stream(this.vm, options, (r) => this.owner.recordLocalResponse(r));
+    // The filter chain is built when request headers arrive: bind to whatever VM serves this
+    // slot then (a rollout step in between may have replaced a failed one).
+    return new Stream(
+      this.vm,
+      options,
+      (r) => this.owner.recordLocalResponse(r),
+      () => this.vm,
+    );
   }
 
   /**

@@ -46,6 +46,15 @@ export class Vm {
   failed = false;
   failure: string | undefined;
   discarded = false;
+  /** The start function (`_initialize`/`_start`) has run. */
+  initialized = false;
+  /**
+   * Why this VM has no plugin for the current configuration, if it has none: its start
+   * function, on_vm_start or on_configure failed while the config was applied here. Envoy then
+   * holds a null PluginHandle for this thread and adds no filter, so new streams pass by the
+   * plugin whatever the fail strategy (see host/README.md).
+   */
+  pluginMissing: string | undefined;
   readonly calls = new CallCounter();
   readonly metrics: VmMetrics;
   readonly roots: RootContext[] = [];
@@ -75,14 +84,27 @@ export class Vm {
     this.metrics = new VmMetrics(services.metrics);
   }
 
-  static async create(
+  static create(
     module: WebAssembly.Module,
     index: number,
     canary: boolean,
     services: GatewayServices,
   ): Promise<Vm> {
+    return Promise.resolve(Vm.createSync(module, index, canary, services));
+  }
+
+  /**
+   * Synchronous instantiation (Node has no size limit on it), so a config rollout step can
+   * clone a fresh VM in the middle of a test without awaiting.
+   */
+  static createSync(
+    module: WebAssembly.Module,
+    index: number,
+    canary: boolean,
+    services: GatewayServices,
+  ): Vm {
     const vm = new Vm(index, canary, services);
-    const instance = await WebAssembly.instantiate(module, buildImports(vm, module));
+    const instance = new WebAssembly.Instance(module, buildImports(vm, module));
     const memory = instance.exports.memory;
     if (!(memory instanceof WebAssembly.Memory)) throw new Error("module exports no memory");
     vm.mem = new GuestMemory(memory);
@@ -226,27 +248,31 @@ export class Vm {
 
   /** Runs the module start function once (`_initialize` for reactors, else `_start`). */
   initialize(): boolean {
+    this.initialized = true;
     const start = this.exportFns.has("_initialize") ? "_initialize" : "_start";
     this.invoke(start, this.vmContext);
     return !this.failed;
   }
 
   /**
-   * Creates a root context and runs on_context_create(id, 0), on_vm_start, on_configure.
-   * Returns the root and what happened.
+   * Creates a root context and runs on_context_create(id, 0), on_vm_start, on_configure
+   * (cpp-host WasmBase::start then configure). Returns the root and what happened; a trap says
+   * in which of the two steps it happened. A root whose start or configure failed stays
+   * registered, as cpp-host leaves it in `root_contexts_`.
    */
   createRoot(config: Uint8Array): {
     root: RootContext;
     status: "ok" | "start-failed" | "rejected" | "trap";
+    trapIn?: "start" | "configure";
   } {
     const root = new RootContext(this.allocContextId(), config);
     root.tick = new TickTimer(this.services.clock, () => this.tick(root));
     this.register(root);
     this.roots.push(root);
     this.invoke("proxy_on_context_create", root, root.id, 0);
-    if (this.failed) return { root, status: "trap" };
+    if (this.failed) return { root, status: "trap", trapIn: "start" };
     const started = this.invoke("proxy_on_vm_start", root, root.id, this.services.vmConfig.length);
-    if (this.failed) return { root, status: "trap" };
+    if (this.failed) return { root, status: "trap", trapIn: "start" };
     if (started === 0) return { root, status: "start-failed" };
     this.pluginConfig = config;
     let ok: number | undefined;
@@ -255,7 +281,7 @@ export class Vm {
     } finally {
       this.pluginConfig = undefined;
     }
-    if (this.failed) return { root, status: "trap" };
+    if (this.failed) return { root, status: "trap", trapIn: "configure" };
     return { root, status: ok === 0 ? "rejected" : "ok" };
   }
 

@@ -48,8 +48,10 @@ describe("logs", () => {
 
 describe("clock and randomness", () => {
   it("reports virtual time in ns and deterministic random bytes with a seed", async () => {
-    const a = await probeGateway({ workers: 1, startTimeMs: 1_000, randomSeed: 7 });
-    const b = await probeGateway({ workers: 1, startTimeMs: 1_000, randomSeed: 7 });
+    // No gap between the VMs' turns at start-up, so the clock starts exactly at startTimeMs.
+    const still = { rolloutGapMs: [0, 0] as const };
+    const a = await probeGateway({ workers: 1, startTimeMs: 1_000, randomSeed: 7, ...still });
+    const b = await probeGateway({ workers: 1, startTimeMs: 1_000, randomSeed: 7, ...still });
     a.advance(250);
     for (const gw of [a, b])
       gw.worker(0).openStream().sendRequestHeaders({ "x-probe-op": "time,random" });

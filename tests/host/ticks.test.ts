@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { probeGateway } from "./helpers.js";
 
+// These tests are about tick timing, so every VM configures at the same instant: no gap between
+// the VMs' turns at start-up (the rollout tests cover the gaps).
+const still = { rolloutGapMs: [0, 0] as const };
+
 const ticks = (gw: Awaited<ReturnType<typeof probeGateway>>) =>
   gw
     .logs({ source: "plugin" })
@@ -9,7 +13,7 @@ const ticks = (gw: Awaited<ReturnType<typeof probeGateway>>) =>
 
 describe("ticks", () => {
   it("tick per root per VM at every multiple of the period; canary ticks die", async () => {
-    const gw = await probeGateway({ workers: 2, config: "tick=1000" });
+    const gw = await probeGateway({ workers: 2, config: "tick=1000", ...still });
     const t0 = gw.now();
     gw.advance(999);
     expect(ticks(gw)).toEqual([]);
@@ -22,7 +26,7 @@ describe("ticks", () => {
   });
 
   it("period set from a stream applies to its VM's root only; 0 stops it", async () => {
-    const gw = await probeGateway({ workers: 2, config: "tick=100" });
+    const gw = await probeGateway({ workers: 2, config: "tick=100", ...still });
     const s = gw.worker(0).openStream();
     s.sendRequestHeaders({ "x-probe-op": "tick-period:0" });
     expect(gw.worker(0).tickPeriodMs).toBe(0);
@@ -32,7 +36,7 @@ describe("ticks", () => {
   });
 
   it("fires due ticks in time order across VMs with different periods", async () => {
-    const gw = await probeGateway({ workers: 1, config: "tick=300" });
+    const gw = await probeGateway({ workers: 1, config: "tick=300", ...still });
     const s = gw.worker(0).openStream();
     s.sendRequestHeaders({ "x-probe-op": "tick-period:200" });
     gw.advance(600);
@@ -41,7 +45,7 @@ describe("ticks", () => {
   });
 
   it("gw.tick fires one tick now; old and new roots each have their own timer", async () => {
-    const gw = await probeGateway({ workers: 1, config: "tick=1000" });
+    const gw = await probeGateway({ workers: 1, config: "tick=1000", ...still });
     gw.tick(1);
     expect(ticks(gw)).toEqual(["1:1"]);
     gw.tick();
@@ -49,7 +53,7 @@ describe("ticks", () => {
 
     const s = gw.worker(0).openStream();
     s.sendRequestHeaders({ ":path": "/" });
-    await gw.updateConfig("tick=400");
+    await gw.updateConfig("tick=400", { gapMs: [0, 0] });
     gw.clearLogs();
     gw.advance(1000);
     // worker 0: old root 1 (still serving stream 2) ticks at 1000, new root 3 at 400 and 800
