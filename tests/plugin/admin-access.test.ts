@@ -88,6 +88,60 @@ describe("admin access: allowCidrs admits readers, never writers", () => {
   });
 });
 
+describe("admin access: a spoofed X-Forwarded-For (source.address derived as Envoy does)", () => {
+  const OUTSIDE_PEER = "203.0.113.66:51000";
+
+  /** A request from a peer outside the CIDR that writes an inside address into XFF. */
+  function spoofed(gw: Gateway, method: string, headers: Record<string, string> = {}) {
+    const stream = gw.worker(0).openStream({ remoteAddress: OUTSIDE_PEER });
+    stream.sendRequestHeaders(
+      {
+        ":method": method,
+        ":path": method === "GET" ? "/.conn-drain" : drainPath,
+        ":authority": "gateway.example.com",
+        "x-forwarded-for": "10.1.2.3",
+        ...headers,
+      },
+      { endOfStream: true },
+    );
+    if (!stream.localResponse) throw new Error("no local reply");
+    return stream.localResponse;
+  }
+
+  it("use_remote_address false (Envoy's default): the spoof gets a read past allowCidrs, never a state change", async () => {
+    const gw = await gateway(
+      { admin: { allowCidrs: ["10.0.0.0/8"] } },
+      { useRemoteAddress: false },
+    );
+    connectPlayer(gw, HOST, { vm: 1 });
+    // Without XFF the peer itself is checked, and it is outside.
+    const plain = gw.worker(0).openStream({ remoteAddress: OUTSIDE_PEER });
+    plain.sendRequestHeaders(
+      { ":method": "GET", ":path": "/.conn-drain", ":authority": "gateway.example.com" },
+      { endOfStream: true },
+    );
+    expect(plain.localResponse?.status).toBe(403);
+    // What the README warns about: XFF decides source.address, so a CIDR is no credential.
+    expect(spoofed(gw, "GET").status).toBe(200);
+    for (const method of ["POST", "DELETE"]) {
+      const reply = spoofed(gw, method);
+      expect(reply.status).toBe(403);
+      expect(reply.body).toContain("a bearer token is required for state changes");
+    }
+    expect(drains(gw, {})).toEqual([]);
+  });
+
+  it("with a token configured, the spoofed source still needs the token to change state (401)", async () => {
+    const gw = await gateway(
+      { admin: { token: ADMIN_TOKEN, allowCidrs: ["10.0.0.0/8"] } },
+      { useRemoteAddress: true, xffNumTrustedHops: 1 },
+    );
+    expect(spoofed(gw, "POST").status).toBe(401);
+    expect(drains(gw)).toEqual([]);
+    expect(spoofed(gw, "POST", bearer).status).toBe(202);
+  });
+});
+
 describe("admin access: no state change from a browser", () => {
   it.each([
     ["Origin of another site", { origin: "https://evil.example" }, "carries Origin"],
