@@ -1,5 +1,5 @@
 import { createHmac } from "node:crypto";
-import type { Gateway, HttpCall } from "../../host/index.js";
+import type { Gateway, GatewayOptions, HttpCall } from "../../host/index.js";
 import { ADMIN_TOKEN, adminRequest, gateway } from "./harness.js";
 
 export const WEBHOOK_CLUSTER = "outbound|8080||drain-hook.ops.svc.cluster.local";
@@ -18,10 +18,14 @@ export const drainConfig = {
   },
 };
 
-export function drainGateway(config: Record<string, unknown> = {}, workers = 4): Promise<Gateway> {
+export function drainGateway(
+  config: Record<string, unknown> = {},
+  workers = 4,
+  options: Partial<GatewayOptions> = {},
+): Promise<Gateway> {
   return gateway(
     { ...drainConfig, ...config },
-    { workers, clusters: [WEBHOOK_CLUSTER], randomSeed: 7 },
+    { workers, clusters: [WEBHOOK_CLUSTER], randomSeed: 7, ...options },
   );
 }
 
