@@ -210,10 +210,15 @@ export function failureCode(failures: Failure[]): ExitCodeValue {
 /** What an operator should do about the worst failure. */
 export function failureHint(failures: Failure[]): string {
   const f = failures.find((x) => x.kind === "auth") ?? failures[0];
-  if (f?.kind === "auth")
+  if (f?.kind === "auth") {
+    // The plugin says which 403 it is: a state change without a configured token, or a source
+    // outside admin.allowCidrs.
+    if (f.status === 403 && /token is required/.test(f.message))
+      return "drains need the plugin's admin.token (admin.allowCidrs alone admits reads only): set it in the plugin config and pass it with --token-file or CONN_DRAIN_ADMIN_TOKEN";
     return f.status === 403
       ? "the plugin's admin.allowCidrs does not include this machine; run from an allowed network"
       : "give the plugin's admin.token with --token-file or CONN_DRAIN_ADMIN_TOKEN";
+  }
   if (f?.kind === "unreachable")
     return "check the replica is up and reachable from here (kubectl port-forward, or run inside the cluster)";
   if (f?.kind === "bad-answer") return "check --admin-path matches the plugin's admin.path";

@@ -228,6 +228,26 @@ describe("drain", () => {
     for (const rep of replicas) expect(await drainOf(rep, host)).toBeUndefined();
   });
 
+  it("against a plugin guarded by allowCidrs alone, a drain is refused and the hint says a token is needed", async () => {
+    const cidrOnly = await startLocalGateway({
+      workers: 1,
+      config: pluginConfig({ webhook: undefined, admin: { allowCidrs: ["127.0.0.0/8"] } }),
+      routes: [{ host: HOST, address: game.address, cluster: defaultCluster(HOST, "0:5000") }],
+      nodeId: "higress-gateway-cidr",
+    });
+    try {
+      const r = await drain(["--host", HOST, "-g", addr(cidrOnly)], "any-token-0123456789");
+      expect(r.code).toBe(4);
+      oneLine(r.err);
+      expect(r.err).toMatch(/HTTP 403.* — drains need the plugin's admin.token/);
+      // Reads need no token there: status still works.
+      const status = await runCli(["status", "-g", addr(cidrOnly)], { cwd: dir, env: {} });
+      expect(status.code).toBe(0);
+    } finally {
+      await cidrOnly.close();
+    }
+  });
+
   it.each([
     [[], /--host HOST is required/],
     [["--host", HOST, "--deadline-seconds=-1"], /--deadline-seconds "-1" must be 0 to 2592000/],
