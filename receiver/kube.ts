@@ -29,6 +29,8 @@ export interface GameServer {
     name: string;
     namespace: string;
     resourceVersion?: string;
+    /** RFC 3339, set by the API server when the object was created. */
+    creationTimestamp?: string;
     labels?: Record<string, string>;
   };
   status?: { currentState?: string };

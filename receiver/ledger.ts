@@ -21,6 +21,8 @@ export interface HostDrain {
 interface Episode {
   host: string;
   gateway: string;
+  /** The gateway's signed completedAt, epoch ms. */
+  completedAt: number;
   expiresAt: number;
 }
 
@@ -73,7 +75,8 @@ export class Ledger {
     const now = this.now();
     this.expire(now);
     if (this.episodes.has(key)) return "repeat";
-    const expiresAt = Date.parse(body.completedAt) + this.ttlMs;
+    const completedAt = Date.parse(body.completedAt);
+    const expiresAt = completedAt + this.ttlMs;
     if (!(expiresAt > now)) return "expired";
     let h = this.hosts.get(body.host);
     if (!h || h.released) {
@@ -86,7 +89,7 @@ export class Ledger {
       const oldest = this.episodes.keys().next().value as string;
       this.drop(oldest);
     }
-    this.episodes.set(key, { host: body.host, gateway: body.gateway, expiresAt });
+    this.episodes.set(key, { host: body.host, gateway: body.gateway, completedAt, expiresAt });
     this.nextExpiry = Math.min(this.nextExpiry, expiresAt);
     h.reports.set(body.gateway, key);
     return "fresh";
@@ -117,6 +120,23 @@ export class Ledger {
       if (!ids.some((id) => gatewayIsReplica(id, r))) out.push(r.pod ?? r.ip);
     }
     return out;
+  }
+
+  /**
+   * Stops counting the host's reports of drains that completed before `sinceMs` (the GameServer's
+   * creation): they were about an earlier game server of the same name. Their episodes stay
+   * remembered, so a replay of one is still a repeat. Returns how many were dropped.
+   */
+  dropReportsBefore(h: HostDrain, sinceMs: number): number {
+    let dropped = 0;
+    for (const [gateway, key] of h.reports) {
+      const e = this.episodes.get(key);
+      if (e && e.completedAt < sinceMs) {
+        h.reports.delete(gateway);
+        dropped++;
+      }
+    }
+    return dropped;
   }
 
   markReleased(host: string): void {

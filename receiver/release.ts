@@ -79,6 +79,15 @@ export class Releaser {
       return "already-released";
     }
     if (gs.status?.currentState !== "PreDelete") return "not-predelete";
+    // A report of a drain that completed before this GameServer existed was about an earlier one
+    // of the same name (OKG reuses names): a replay after a receiver restart, or a leftover.
+    const created = Date.parse(gs.metadata.creationTimestamp ?? "");
+    if (Number.isFinite(created) && this.ledger.dropReportsBefore(h, created) > 0) {
+      this.log(`${host}: ignored reports of drains completed before ${name} was created`);
+      if (this.ledger.missing(h, { ids: this.c.gateways, replicas }).length > 0) {
+        return "waiting-for-replicas";
+      }
+    }
     try {
       await this.kube.patchGameServerLabels(
         this.c.namespace,

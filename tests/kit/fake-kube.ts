@@ -55,11 +55,23 @@ export class FakeKube {
 
   constructor(readonly token: string) {}
 
-  setGameServer(ns: string, name: string, state: string, labels: Record<string, string>): void {
+  setGameServer(
+    ns: string,
+    name: string,
+    state: string,
+    labels: Record<string, string>,
+    creationTimestamp = "2026-01-01T00:00:00Z",
+  ): void {
     this.gameServers.set(`${ns}/${name}`, {
       apiVersion: "game.kruise.io/v1alpha1",
       kind: "GameServer",
-      metadata: { name, namespace: ns, resourceVersion: String(++this.rv), labels },
+      metadata: {
+        name,
+        namespace: ns,
+        resourceVersion: String(++this.rv),
+        creationTimestamp,
+        labels,
+      },
       spec: { opsState: "None" },
       status: { currentState: state },
     });

@@ -340,6 +340,25 @@ describe("freshness: a signed time inside the window, a per-episode ledger with 
     expect((await post(a, ha)).json).toMatchObject({ duplicate: false });
   });
 
+  it("after a restart, every replica's replayed report inside the window still cannot release a GameServer created after those drains", async () => {
+    const a = record(GW_A, "d-a1");
+    const b = record(GW_B, "d-b1");
+    const ha = headersOf(a, "d-a1");
+    const hb = headersOf(b, "d-b1");
+    await post(a, ha);
+    expect((await post(b, hb)).json.outcome).toBe("released");
+    await rx.close();
+    clock += 60_000;
+    await startReceiverOnly();
+    // The game server is re-created under the same name after those drains completed, and is
+    // scaled down again: the replays are fresh to the new ledger, but predate the GameServer.
+    kube.setGameServer(NS, GS, "PreDelete", { [LABEL]: "true" }, new Date(clock).toISOString());
+    await post(a, ha);
+    expect((await post(b, hb)).json).toMatchObject({ outcome: "waiting-for-replicas" });
+    expect(patches()).toHaveLength(1);
+    expect(label()).toBe("true");
+  });
+
   it("ledger entries expire: an old report stops counting, is forgotten, and a late delivery of it is ignored", async () => {
     await rx.close();
     await startReceiverOnly({}, { ...testClock, ledgerTtlSeconds: 3600 });
