@@ -4,11 +4,12 @@
 import "./trap";
 import { createContext, enter, HttpContext, RootContext, roots, streams } from "./context";
 import { Action } from "./enums";
+import { allocateHostBlock } from "./host_blocks";
 
 export function proxy_abi_version_0_2_1(): void {}
 
 export function proxy_on_memory_allocate(size: usize): usize {
-  return heap.alloc(size);
+  return allocateHostBlock(size);
 }
 
 export function proxy_on_context_create(contextId: u32, parentId: u32): void {

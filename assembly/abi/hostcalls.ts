@@ -1,9 +1,12 @@
-// Typed wrappers over the raw imports. Every value the host hands back was allocated by the
-// host through proxy_on_memory_allocate; these wrappers copy it into managed memory and free it,
-// so callers never see raw pointers and nothing leaks across millions of streams.
+// Typed wrappers over the raw host calls (the ABI's imports). Every value the host hands back
+// was placed by the host through proxy_on_memory_allocate (host_blocks.ts); the managed
+// wrappers copy it into managed memory and give the block back, so callers never see raw
+// pointers and nothing leaks across millions of streams. The `...At`/`...Raw` forms are for the
+// per-stream path: keys passed as bytes encoded once, values inspected in place, no allocation.
 
 import { currentContextId } from "./context";
 import { Buffer, HeaderMap, LogLevel, WasmResult } from "./enums";
+import { freeHostBlock } from "./host_blocks";
 import * as abi from "./imports";
 
 // Out-parameters for host calls. One VM runs one callback at a time, so one scratch area is enough.
@@ -24,7 +27,7 @@ function takeBytes(): ArrayBuffer {
   const size = load<u32>(OUT_SIZE);
   const out = new ArrayBuffer(<i32>size);
   if (size > 0) memory.copy(changetype<usize>(out), ptr, size);
-  if (ptr != 0) heap.free(ptr);
+  freeHostBlock(ptr);
   return out;
 }
 
@@ -229,7 +232,47 @@ export function rawSize(): usize {
 }
 
 export function releaseRaw(ptr: usize): void {
-  if (ptr != 0) heap.free(ptr);
+  freeHostBlock(ptr);
+}
+
+/** The CAS of the value the last raw read returned. */
+export function rawCas(): u32 {
+  return load<u32>(OUT_CAS);
+}
+
+/** sharedGetRaw with the key given as bytes (encoded once by the caller). */
+export function sharedGetAt(key: ArrayBuffer): u32 {
+  clearOut();
+  return abi.proxy_get_shared_data(
+    changetype<usize>(key),
+    key.byteLength,
+    OUT_PTR,
+    OUT_SIZE,
+    OUT_CAS,
+  );
+}
+
+/** sharedSet with the key given as bytes and the value as a memory range. */
+export function sharedSetAt(key: ArrayBuffer, value: usize, size: usize, cas: u32): u32 {
+  return abi.proxy_set_shared_data(changetype<usize>(key), key.byteLength, value, size, cas);
+}
+
+/** A header's value in place (rawPtr/rawSize, then releaseRaw); the name given as bytes. */
+export function getHeaderRaw(mapType: u32, name: ArrayBuffer): u32 {
+  clearOut();
+  return abi.proxy_get_header_map_value(
+    mapType,
+    changetype<usize>(name),
+    name.byteLength,
+    OUT_PTR,
+    OUT_SIZE,
+  );
+}
+
+/** A property's value in place (rawPtr/rawSize, then releaseRaw); path NUL-separated bytes. */
+export function getPropertyRaw(path: ArrayBuffer): u32 {
+  clearOut();
+  return abi.proxy_get_property(changetype<usize>(path), path.byteLength, OUT_PTR, OUT_SIZE);
 }
 
 export function sharedSet(key: string, value: ArrayBuffer, cas: u32): u32 {

@@ -1,5 +1,5 @@
 // Raw proxy-wasm ABI 0.2.1 imports, exactly as Envoy (proxy-wasm-cpp-host src/exports.cc)
-// exposes them. Nothing else in the plugin calls these directly: see host.ts.
+// exposes them. Nothing else in the plugin calls these directly: see hostcalls.ts.
 
 @external("env", "proxy_log")
 export declare function proxy_log(level: u32, ptr: usize, size: usize): u32;

@@ -22,7 +22,7 @@ import {
   sharedGet,
   sharedGetRaw,
   sharedSet,
-} from "../abi/host";
+} from "../abi/hostcalls";
 import { BUCKETS, Bucket, bucketOf, decodeBucket } from "./bucket";
 import { Config } from "./config";
 import { CompletionReason, Drain } from "./drain";

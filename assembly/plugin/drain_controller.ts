@@ -12,7 +12,7 @@ import {
   SharedRead,
   sharedGet,
   sharedSet,
-} from "../abi/host";
+} from "../abi/hostcalls";
 import { Bucket, decodeBucket } from "./bucket";
 import { Config, DrainConfig, WebhookConfig } from "./config";
 import { CompletionListener, ConnectionTable, Update } from "./connection_table";

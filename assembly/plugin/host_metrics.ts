@@ -3,7 +3,7 @@
 // holds the sum. Envoy never frees a metric, so names are only ever defined for hosts granted a
 // gauge (at most metrics.maxHosts of them, see ConnectionTable.grantGauge).
 import { MetricType } from "../abi/enums";
-import { defineMetric, incrementMetric } from "../abi/host";
+import { defineMetric, incrementMetric } from "../abi/hostcalls";
 
 export const OVERFLOW_METRIC = "conn_drain.overflow";
 

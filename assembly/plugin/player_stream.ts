@@ -12,7 +12,7 @@ import {
   log,
   logEnabled,
   sendLocalResponse,
-} from "../abi/host";
+} from "../abi/hostcalls";
 import { AdminRequest } from "./admin";
 import { KeyBy } from "./config";
 import { Lease } from "./connection_table";

@@ -10,7 +10,7 @@ import {
   log,
   refreshLogLevel,
   setTickPeriod,
-} from "../abi/host";
+} from "../abi/hostcalls";
 import { AdminEndpoint } from "./admin";
 import { Config, parseConfig } from "./config";
 import { ConnectionTable } from "./connection_table";

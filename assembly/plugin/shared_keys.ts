@@ -11,7 +11,7 @@
 // counter would have to sit exactly at 0xffffffff for this key), so even a concurrent ensure on
 // an existing key is refused instead of overwriting it.
 import { WasmResult } from "../abi/enums";
-import { SharedRead, sharedGet, sharedSet } from "../abi/host";
+import { SharedRead, sharedGet, sharedSet } from "../abi/hostcalls";
 
 const CREATE_ONLY_CAS: u32 = 0xffffffff;
 

@@ -2,7 +2,7 @@
 // computes the new value from the one just read; if the write loses the race, `undo` takes back
 // any side effect and the op runs again on the fresh value.
 import { WasmResult } from "../abi/enums";
-import { getPropertyString, SharedRead, sharedGet } from "../abi/host";
+import { getPropertyString, SharedRead, sharedGet } from "../abi/hostcalls";
 import { decodeBucket } from "./bucket";
 import { HostMetrics } from "./host_metrics";
 import { FLAG_CLAIMING, FLAG_METERED, Slot } from "./slot";

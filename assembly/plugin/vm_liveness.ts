@@ -13,7 +13,7 @@
 //    periods, which Envoy runs on the monotonic clock: a wall-clock jump moves neither.
 // A judge that has not yet watched a VM for that long counts it as alive (late, never false).
 import { WasmResult } from "../abi/enums";
-import { nowMillis, randomU32, SharedRead, sharedGet, sharedSet } from "../abi/host";
+import { nowMillis, randomU32, SharedRead, sharedGet, sharedSet } from "../abi/hostcalls";
 import { SharedKeys } from "./shared_keys";
 
 const HEARTBEAT_BYTES = 20;
