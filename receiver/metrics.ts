@@ -16,11 +16,24 @@ const REJECT_REASONS: RejectReason[] = [
   "idempotency-key",
 ];
 
+const REPORT_REASONS: Array<DrainComplete["reason"]> = ["drained", "deadline"];
+const OUTCOMES: Outcome[] = [
+  "released",
+  "already-released",
+  "waiting-for-replicas",
+  "not-predelete",
+  "unknown-host",
+  "gone",
+  "retry",
+];
+
 const BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400];
 
 export class ReceiverMetrics {
-  private readonly reports = new Map<string, number>();
-  private readonly outcomes = new Map<string, number>();
+  // Every label value starts at 0: a counter whose series first appears already at 1 loses that
+  // increment to rate()/increase(), so the dashboard would miss each first report and decision.
+  private readonly reports = new Map<string, number>(REPORT_REASONS.map((r) => [r, 0]));
+  private readonly outcomes = new Map<string, number>(OUTCOMES.map((o) => [o, 0]));
   private readonly counts = BUCKETS.map(() => 0);
   private total = 0;
   private sum = 0;
