@@ -1,13 +1,21 @@
-// Builds the two OCI image shapes Higress can pull, in memory (a plugin is a few hundred KiB).
+// Builds the two OCI image shapes the gateway can pull, in memory (a plugin is a few hundred KiB).
+// What "can pull" means is decided by Istio's Wasm image fetcher, which Higress runs in its Istio
+// fork (istio/istio and higress-group/istio pkg/wasm/imagefetcher.go; docs/cli.md, "What the
+// gateway accepts"); tests/cli/wasm-fetcher.ts re-implements that decision and
+// tests/cli/image-conformance.test.ts runs every format through it.
 //
 // "higress" — Higress's own multi-layer image, as its plugin CI pushes with oras
 //   (alibaba/higress .github/workflows/build-and-push-wasm-plugin-image.yaml, hgctl
 //   pkg/plugin/build/build.go) and as its "Wasm Plugin Image Specification" page describes:
 //   one file per layer, spec.yaml / README*.md layers typed by file, and plugin.wasm inside a
-//   tar+gzip layer that must be the LAST layer (Istio's fetcher, which Higress inherits, takes the
-//   last layer of a standard image and looks for plugin.wasm in it).
-// "wasm" — the Wasm OCI artifact (solo-io/wasm spec/spec.md, the "oci" variant): a
-//   module.wasm config blob and one layer that is the raw module.
+//   tar+gzip layer that must be the LAST layer: the fetcher's compat path
+//   (extractOCIStandardImage) looks only at the last layer and wants
+//   application/vnd.oci.image.layer.v1.tar+gzip with a plugin.wasm entry.
+// "wasm" — the Wasm OCI artifact (solo-io/wasm spec/spec.md, the "oci" variant): TWO layers, the
+//   runtime config (application/vnd.module.wasm.config.v1+json) and the raw module
+//   (application/vnd.module.wasm.content.layer.v1+wasm). The fetcher's extractOCIArtifactImage
+//   refuses any other number of layers ("number of layers must be 2 but got 1" was what a
+//   one-layer artifact got). The runtime config is also the manifest's config.
 //
 // Everything is deterministic (no timestamps, fixed tar header fields), so building the same
 // inputs twice gives the same manifest digest and a re-push uploads nothing.
@@ -31,7 +39,8 @@ export const MediaType = {
 
 export const TITLE = "org.opencontainers.image.title";
 
-export type Format = "higress" | "wasm";
+export const FORMATS = ["higress", "wasm"] as const;
+export type Format = (typeof FORMATS)[number];
 
 export interface Blob {
   mediaType: string;
@@ -112,14 +121,14 @@ export async function buildImage(inp: ImageInputs): Promise<Image> {
     // Last, as the image spec requires.
     layers.push(blob(MediaType.tarGzip, await pluginTarGz(inp.wasm), "plugin.tar.gz"));
   } else {
-    // Runtime config per solo-io/wasm spec/spec.md ("Envoy WASM Filter Specification"); the
-    // plugin speaks proxy-wasm ABI 0.2.1 and registers no named root context.
-    const runtime = { type: "envoy_proxy", abiVersions: ["0.2.1"], config: { rootIds: [] } };
-    config = blob(
-      MediaType.wasmConfig,
-      Buffer.from(JSON.stringify(runtime)),
-      "runtime-config.json",
-    );
+    // Runtime config per solo-io/wasm spec/spec.md ("Envoy WASM Filter Specification": type,
+    // abiVersions, config.root_ids); the plugin speaks proxy-wasm ABI 0.2.1 and registers no
+    // named root context. The fetcher never reads it, but it must be there as a layer.
+    const runtime = { type: "envoy_proxy", abiVersions: ["0.2.1"], config: { root_ids: [] } };
+    const data = Buffer.from(JSON.stringify(runtime));
+    config = blob(MediaType.wasmConfig, data);
+    // In the spec's order: runtime config, then the module.
+    layers.push(blob(MediaType.wasmConfig, data, "runtime-config.json"));
     layers.push(blob(MediaType.wasmLayer, inp.wasm, "plugin.wasm"));
   }
   const descriptor = (b: Blob) => ({

@@ -189,7 +189,14 @@ export class RegistryClient {
     const titled = (b: Blob) =>
       b.annotations?.["org.opencontainers.image.title"] ??
       (b === image.config ? "config" : b.digest);
-    for (const b of [...image.layers, image.config]) await this.pushBlob(b, titled(b), opts);
+    // A blob listed twice (the Wasm artifact's runtime config is its config and a layer) is
+    // uploaded once.
+    const seen = new Set<string>();
+    for (const b of [...image.layers, image.config]) {
+      if (seen.has(b.digest)) continue;
+      seen.add(b.digest);
+      await this.pushBlob(b, titled(b), opts);
+    }
     await this.putManifest(image, image.digest);
     opts.onProgress?.({ kind: "manifest", digest: image.digest });
     for (const tag of tags) {

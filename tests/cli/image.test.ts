@@ -115,12 +115,16 @@ describe.skipIf(skip)("image: OCI layout (read back by skopeo)", () => {
       const raw = await skopeo(["inspect", "--raw", `oci:${join(project, "out")}:${tag}`]);
       const m = JSON.parse(raw) as Manifest;
       expect(m.config.mediaType).toBe("application/vnd.module.wasm.config.v1+json");
-      expect(m.layers).toHaveLength(1);
-      expect(m.layers[0]?.mediaType).toBe("application/vnd.module.wasm.content.layer.v1+wasm");
-      const layer = readFileSync(
-        join(project, "out", "blobs", "sha256", (m.layers[0]?.digest ?? "").slice(7)),
-      );
-      expect(layer.equals(readFileSync(join(project, "build", "plugin.wasm")))).toBe(true);
+      // Two layers, as Istio's extractOCIArtifactImage requires: runtime config, then module.
+      expect(m.layers.map((l) => l.mediaType)).toEqual([
+        "application/vnd.module.wasm.config.v1+json",
+        "application/vnd.module.wasm.content.layer.v1+wasm",
+      ]);
+      const blob = (i: number) =>
+        readFileSync(join(project, "out", "blobs", "sha256", (m.layers[i]?.digest ?? "").slice(7)));
+      expect(JSON.parse(blob(0).toString())).toMatchObject({ type: "envoy_proxy" });
+      expect(m.layers[0]?.digest).toBe(m.config.digest);
+      expect(blob(1).equals(readFileSync(join(project, "build", "plugin.wasm")))).toBe(true);
     }
   });
 
@@ -210,20 +214,23 @@ describe.skipIf(skip)("image: push to a real registry", () => {
     const m = JSON.parse(p.manifest.toString()) as Manifest;
     expect(m.config.mediaType).toBe("application/vnd.module.wasm.config.v1+json");
     expect(m.layers.map((l) => l.mediaType)).toEqual([
+      "application/vnd.module.wasm.config.v1+json",
       "application/vnd.module.wasm.content.layer.v1+wasm",
     ]);
     expect(
       p.blobs
-        .get(m.layers[0]?.digest ?? "")
+        .get(m.layers[1]?.digest ?? "")
         ?.equals(readFileSync(join(project, "build", "plugin.wasm"))),
     ).toBe(true);
+    // The runtime config is both the config and a layer: uploaded once.
+    expect(r.err.match(/runtime-config\.json|config \w+ already/g)?.length).toBe(1);
     const raw = await skopeo([
       "inspect",
       "--raw",
       "--tls-verify=false",
       `docker://${anon.host}/wasm-artifact:1`,
     ]);
-    expect(JSON.parse(raw).layers[0].digest).toBe(m.layers[0]?.digest);
+    expect(JSON.parse(raw).layers[1].digest).toBe(m.layers[1]?.digest);
   });
 
   it("uses basic auth from flags, the environment, and the docker config file", async () => {
