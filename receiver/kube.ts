@@ -41,15 +41,35 @@ export interface GatewayReplica {
   pod?: string;
 }
 
-/** In-cluster settings: KUBERNETES_SERVICE_HOST/PORT, the ServiceAccount token (re-read, it rotates). */
-export function inClusterOptions(): KubeOptions {
-  const host = process.env.KUBERNETES_SERVICE_HOST;
-  const port = process.env.KUBERNETES_SERVICE_PORT ?? "443";
+/**
+ * In-cluster settings as client-go's rest.InClusterConfig builds them (rest/config.go):
+ * https://KUBERNETES_SERVICE_HOST:KUBERNETES_SERVICE_PORT, the CA from ca.crt, and the
+ * ServiceAccount token, re-read on every call because the kubelet rotates it.
+ * `dir` and `env` default to the pod's mount and process.env; tests point them elsewhere.
+ */
+export function inClusterOptions(o: { dir?: string; env?: NodeJS.ProcessEnv } = {}): KubeOptions {
+  const env = o.env ?? process.env;
+  const dir = o.dir ?? SA_DIR;
+  const host = env.KUBERNETES_SERVICE_HOST;
+  const port = env.KUBERNETES_SERVICE_PORT || "443";
   if (!host) throw new Error("not in a cluster: KUBERNETES_SERVICE_HOST is unset (set KUBE_API)");
+  const read = (file: string): Buffer => {
+    try {
+      return readFileSync(`${dir}/${file}`);
+    } catch (err) {
+      // One line that names the file: a pod without a mounted token
+      // (automountServiceAccountToken: false) cannot reach the API server.
+      throw new Error(
+        `cannot read the ServiceAccount ${file} at ${dir}/${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); is a ServiceAccount token mounted?`,
+      );
+    }
+  };
+  const ca = read("ca.crt");
+  read("token");
   return {
     server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
-    token: () => readFileSync(`${SA_DIR}/token`, "utf8").trim(),
-    ca: readFileSync(`${SA_DIR}/ca.crt`),
+    token: () => read("token").toString("utf8").trim(),
+    ca,
   };
 }
 

@@ -227,7 +227,10 @@ describe.skipIf(Boolean(missingTools()?.includes("openssl")))(
               },
             },
           ],
-          users: [{ name: "ops", user: { token: kube.token } }],
+          users: [
+            { name: "ops", user: { token: kube.token } },
+            { name: "nobody", user: { token: "not-the-token" } },
+          ],
           contexts: [
             { name: "standin", context: { cluster: "standin", user: "ops" } },
             { name: "wrong-user", context: { cluster: "standin", user: "nobody" } },
