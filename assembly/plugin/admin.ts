@@ -64,12 +64,23 @@ export class AdminEndpoint {
     public keyBy: KeyBy,
   ) {}
 
+  /** admin.path as bytes, to test every stream's :path without decoding it. */
+  private base: ArrayBuffer = new ArrayBuffer(0);
+
   /** Whether `path` (the request's :path) addresses the admin endpoint. */
   matches(path: string): bool {
-    const base = this.config.path;
-    if (!this.config.enabled || !path.startsWith(base)) return false;
-    if (path.length == base.length) return true;
-    const next = path.charCodeAt(base.length);
+    const bytes = String.UTF8.encode(path);
+    return this.matchesAt(changetype<usize>(bytes), <usize>bytes.byteLength);
+  }
+
+  /** matches() on the raw :path bytes at `p` (what every stream pays: a compare, no copy). */
+  matchesAt(p: usize, size: usize): bool {
+    if (!this.config.enabled) return false;
+    if (this.base.byteLength == 0) this.base = String.UTF8.encode(this.config.path);
+    const n = <usize>this.base.byteLength;
+    if (size < n || memory.compare(p, changetype<usize>(this.base), n) != 0) return false;
+    if (size == n) return true;
+    const next = load<u8>(p + n);
     return next == 0x3f || next == 0x2f; // '?' or '/'
   }
 

@@ -13,36 +13,45 @@
 // can delay a drain but never hide a player from one.
 import { LogLevel, WasmResult } from "../abi/enums";
 import {
+  getPropertyString,
   log,
   nowMillis,
+  rawCas,
   rawPtr,
   rawSize,
   releaseRaw,
   SharedRead,
   sharedGet,
+  sharedGetAt,
   sharedGetRaw,
   sharedSet,
+  sharedSetAt,
 } from "../abi/hostcalls";
 import { BUCKETS, Bucket, bucketOf, decodeBucket } from "./bucket";
 import { Config } from "./config";
 import { CompletionReason, Drain } from "./drain";
 import { completeDrain } from "./drain_rules";
+import { HostCache, HostEntry, Lease } from "./host_cache";
 import { HostMetrics, hostMetricName, OVERFLOW_METRIC } from "./host_metrics";
 import { decodeU32, encodeU32, ensure, SharedKeys } from "./shared_keys";
 import {
   decodeSlot,
   decodeSlotAt,
+  Edit,
+  editCount,
   FLAG_CLAIMING,
   FLAG_METERED,
   freeSlotValue,
   isFreeAt,
   Slot,
+  SlotWriter,
 } from "./slot";
 import { CountOp, FinishClaimOp, MeterOp, OverflowCountOp, PruneOp, SlotOp } from "./slot_ops";
 import { VmLiveness } from "./vm_liveness";
 
 /** Overflow slots hold a host whose name no real key can equal (keys are printable ASCII). */
 export const OVERFLOW_HOST = "\u0001overflow";
+const OVERFLOW_HOST_BYTES = String.UTF8.encode(OVERFLOW_HOST);
 /** How many overflow slots share the streams of hosts that found no slot (by host hash). */
 export const OVERFLOW_BUCKETS: i32 = 64;
 
@@ -73,19 +82,6 @@ export class Placed {
     public result: Update,
     public slot: i32,
   ) {}
-}
-
-/** What a stream holds once counted: the exact key and host it must later release. */
-export class Lease {
-  constructor(
-    public key: string,
-    public host: string,
-    public metered: bool,
-  ) {}
-
-  get isOverflow(): bool {
-    return this.host == OVERFLOW_HOST;
-  }
 }
 
 /** Told when a write of this VM completed a drain: it alone signals the episode. */
@@ -123,8 +119,12 @@ export class ConnectionTable {
   readonly metrics: HostMetrics = new HostMetrics();
   /** host -> slot, a hint only: every use re-checks the slot's host. */
   private slotCache: Map<string, i32> = new Map<string, i32>();
-  private deniedGauge: Set<string> = new Set<string>();
   private toldGaugeCap: bool = false;
+  /** Counts configs applied, so per-host facts tied to one config can tell they are stale. */
+  generation: u32 = 0;
+  /** Every host key this VM has seen, with its slot hint and lease. */
+  hosts: HostCache = new HostCache(1024);
+  private writer: SlotWriter = new SlotWriter();
   private cursor: i32 = 0;
   /** Until when a full pass found no room (see claimSlot). */
   private fullUntil: i64 = 0;
@@ -154,6 +154,7 @@ export class ConnectionTable {
     if (config.sharedDataPrefix != this.keys.prefix) {
       this.keys = new SharedKeys(config.sharedDataPrefix);
       this.slotCache.clear();
+      this.hosts.clear();
     }
     this.maxHosts = config.maxHosts;
     this.metricsEnabled = config.metricsEnabled;
@@ -161,7 +162,7 @@ export class ConnectionTable {
     this.webhookEnabled = config.webhook.enabled;
     // Long enough for the call to time out and the owner to notice on its next tick.
     this.leaseMillis = <i64>config.webhook.timeoutMs + 2 * <i64>config.tickMs;
-    this.deniedGauge.clear();
+    this.generation++;
     this.toldGaugeCap = false;
     if (this.cursor >= this.maxHosts) this.cursor = 0;
     if (this.sweepCursor >= this.maxHosts) this.sweepCursor = 0;
@@ -336,35 +337,98 @@ export class ConnectionTable {
   // ---- counting ----------------------------------------------------------------------------
 
   /**
-   * Counts one new stream for `host`, on its slot or, when no slot can be had, in its overflow
-   * slot: every stream is counted somewhere. Returns its lease, or null if it was refused
-   * because the host is draining (`lastRejected`).
+   * Counts one new stream of `entry`'s host, on its slot or, when no slot can be had, in its
+   * overflow slot: every stream is counted somewhere. Returns its lease, or null when it was
+   * refused because the host is draining (drain.rejectNew).
+   *
+   * The common case (the host's slot is known and holds only live VMs' plain counts) is edited
+   * in place: one read, one write, no allocation (editCount). Anything else, and a host's first
+   * stream, takes the decoding write path.
    */
-  open(host: string, refuseIfDraining: bool): Lease | null {
-    this.lastRejected = false;
+  open(entry: HostEntry, refuseIfDraining: bool): Lease | null {
     if (!this.liveness.beating) this.liveness.heartbeat(this.keys);
-    const op = new CountOp(1, refuseIfDraining);
+    const known = entry.lease;
+    if (known !== null) {
+      // Found through this VM's own hint, not the index: a claim in progress is not ours to use.
+      const e = this.countInPlace(known, 1, refuseIfDraining, false);
+      if (e == Edit.Written) return known;
+      if (e == Edit.Refused) return null;
+    }
+    const op = new CountOp(1, refuseIfDraining, null);
+    const host = entry.host;
     while (true) {
       const placed = this.apply(host, op);
-      if (placed.result == Update.Ok) {
-        return new Lease(this.keys.slot(placed.slot), host, this.lastMetered);
-      }
-      if (placed.result == Update.Declined) {
-        this.lastRejected = op.rejected;
-        return null;
-      }
+      if (placed.result == Update.Ok) return this.leaseOn(entry, placed.slot);
+      if (placed.result == Update.Declined) return null;
       // No room: overflow, unless the host got a slot meanwhile (then count there).
-      const key = this.keys.overflow(overflowBucketOf(host));
+      const b = overflowBucketOf(host);
+      const key = this.keys.overflow(b);
       const overflow = new OverflowCountOp(1, host, this.keys.bucket(bucketOf(host)));
       if (this.update(key, OVERFLOW_HOST, overflow) == Update.Ok) {
-        return new Lease(key, OVERFLOW_HOST, true);
+        return new Lease(key, String.UTF8.encode(key), OVERFLOW_HOST, entry, true);
       }
     }
   }
 
-  /** Releases a lease exactly once (the write loops until it lands). */
+  /** Releases a lease exactly once (every write loops until it lands). */
   close(lease: Lease): void {
-    this.update(lease.key, lease.host, new CountOp(-1, false));
+    const e = this.countInPlace(lease, -1, false, true);
+    if (e == Edit.Written || e == Edit.Nothing) return;
+    // A draining host records which upstreams its players were on, so a receiver can tell the
+    // drained pod from a new one of the same name; Envoy keeps upstream.address readable
+    // through on_log. Read before the write, so no host call runs inside its CAS loop.
+    const upstream = getPropertyString(["upstream", "address"]);
+    this.update(lease.key, lease.slotHost, new CountOp(-1, false, upstream));
+  }
+
+  /** The lease for `entry`'s streams on slot `i`, made once per host and slot. */
+  private leaseOn(entry: HostEntry, i: i32): Lease {
+    let lease = entry.lease;
+    if (lease === null || entry.slot != i || lease.key != this.keys.slot(i)) {
+      lease = new Lease(this.keys.slot(i), this.keys.slotKeyBytes(i), entry.host, entry, false);
+      entry.slot = i;
+      entry.lease = lease;
+    }
+    entry.metered = this.lastMetered;
+    return lease;
+  }
+
+  /** One count written in place (see editCount), looping until the write lands. */
+  private countInPlace(lease: Lease, delta: i32, refuse: bool, acceptClaiming: bool): Edit {
+    const host = lease.overflow ? OVERFLOW_HOST_BYTES : lease.entry.hostBytes;
+    const out = this.writer;
+    while (true) {
+      if (sharedGetAt(lease.keyBytes) != WasmResult.Ok) return Edit.Slow;
+      const p = rawPtr();
+      const cas = rawCas();
+      const edit = editCount(
+        p,
+        rawSize(),
+        host,
+        this.selfId,
+        delta,
+        refuse,
+        acceptClaiming,
+        this.liveness,
+        out,
+      );
+      releaseRaw(p);
+      if (edit != Edit.Written) return edit;
+      const status = sharedSetAt(lease.keyBytes, out.ptr, out.size, cas);
+      if (status == WasmResult.Ok) {
+        if (out.metered) this.metrics.addTo(this.gaugeOf(lease), <i64>delta);
+        if (!lease.overflow) lease.entry.metered = out.metered;
+        return Edit.Written;
+      }
+      if (status != WasmResult.CasMismatch) return Edit.Slow;
+    }
+  }
+
+  private gaugeOf(lease: Lease): i64 {
+    if (lease.overflow) return this.metrics.idOf(OVERFLOW_METRIC);
+    const entry = lease.entry;
+    if (entry.gaugeId == -2) entry.gaugeId = this.metrics.idOf(hostMetricName(entry.host));
+    return entry.gaugeId;
   }
 
   // ---- finding and placing hosts -----------------------------------------------------------
@@ -597,21 +661,22 @@ export class ConnectionTable {
    */
   /** Whether `lease` could still earn a gauge (so the caller need not look at the upstream). */
   wantsGauge(lease: Lease): bool {
+    const entry = lease.entry;
     return (
       this.metricsEnabled &&
-      !lease.metered &&
-      !lease.isOverflow &&
-      !this.deniedGauge.has(lease.host)
+      !lease.overflow &&
+      !entry.metered &&
+      !(entry.gaugeDenied && entry.deniedIn == this.generation)
     );
   }
 
   grantGauge(lease: Lease): void {
-    if (!this.metricsEnabled || lease.metered || lease.isOverflow) return;
-    const host = lease.host;
-    if (this.deniedGauge.has(host)) return;
+    if (!this.wantsGauge(lease)) return;
+    const entry = lease.entry;
+    const host = entry.host;
     if (!this.reserveGaugeName(host)) {
-      if (this.deniedGauge.size >= this.maxHosts) this.deniedGauge.clear();
-      this.deniedGauge.add(host);
+      entry.gaugeDenied = true;
+      entry.deniedIn = this.generation;
       // Once per VM and config: a flood of new hosts past the cap must not flood the log.
       if (!this.toldGaugeCap) {
         this.toldGaugeCap = true;
@@ -623,7 +688,7 @@ export class ConnectionTable {
       return;
     }
     const r = this.update(lease.key, host, new MeterOp(this.metrics, hostMetricName(host)));
-    if (r == Update.Ok || r == Update.Declined) lease.metered = true;
+    if (r == Update.Ok || r == Update.Declined) entry.metered = true;
   }
 
   private reserveGaugeName(host: string): bool {

@@ -14,6 +14,18 @@ export function hostMetricName(host: string): string {
 export class HostMetrics {
   private ids: Map<string, i64> = new Map<string, i64>();
 
+  /** The gauge id for `name` (defined on first use), or -1 if Envoy refused it. */
+  idOf(name: string): i64 {
+    if (this.ids.has(name)) return this.ids.get(name);
+    const id = defineMetric(MetricType.Gauge, name);
+    this.ids.set(name, id);
+    return id;
+  }
+
+  addTo(id: i64, delta: i64): void {
+    if (id >= 0 && delta != 0) incrementMetric(<u32>id, delta);
+  }
+
   add(name: string, delta: i64): void {
     if (delta == 0) return;
     let id: i64 = -1;

@@ -1,69 +1,96 @@
 // One HTTP stream through the gateway, from the plugin's point of view: it is counted against
 // its upstream host from the moment the host key is known until the stream ends, and released
-// exactly once, whichever of on_log / on_done comes first.
-import { HttpContext } from "../abi/context";
-import { Action, HeaderMap, LogLevel } from "../abi/enums";
+// exactly once, whichever of on_log / on_done comes first. The root hands it the config, the
+// VM's table and the admin endpoint when it is created.
+import { HttpContext, RootContext } from "../abi/context";
+import { Action, HeaderMap, LogLevel, WasmResult } from "../abi/enums";
 import {
-  getHeaderBytes,
-  getProperty,
+  getHeaderRaw,
+  getPropertyRaw,
   getPropertyString,
   getRequestHeader,
   HeaderPair,
   log,
   logEnabled,
+  rawPtr,
+  rawSize,
+  releaseRaw,
   sendLocalResponse,
 } from "../abi/hostcalls";
-import { AdminRequest } from "./admin";
-import { KeyBy } from "./config";
-import { Lease } from "./connection_table";
-import { streamKey } from "./host_key";
-import { ConnDrainRoot, table } from "./root";
+import { AdminEndpoint, AdminRequest } from "./admin";
+import { Config, KeyBy } from "./config";
+import { ConnectionTable } from "./connection_table";
+import { HostEntry, Lease } from "./host_cache";
+
+// Names and property paths, encoded once (property path segments are NUL-separated).
+const PATH = String.UTF8.encode(":path");
+const AUTHORITY = String.UTF8.encode(":authority");
+const CLUSTER_NAME = String.UTF8.encode("cluster_name");
+const UPSTREAM_ADDRESS = String.UTF8.encode("upstream\0address");
+
+/** What counting a stream came to. */
+enum Verdict {
+  Counted,
+  /** No usable host key, or a host `hosts` does not track. */
+  NotCounted,
+  /** A new player for a draining host, under drain.rejectNew. */
+  Refused,
+}
 
 export class PlayerStream extends HttpContext {
   private lease: Lease | null = null;
-  /** Answered by the plugin itself (admin path): never counted, response callbacks ignored. */
+  /** Answered by the plugin itself: never counted, response callbacks ignored. */
   private local: bool = false;
   private ended: bool = false;
 
+  constructor(
+    id: u32,
+    root: RootContext,
+    private config: Config,
+    private table: ConnectionTable,
+    private admin: AdminEndpoint | null,
+  ) {
+    super(id, root);
+  }
+
   onRequestHeaders(headers: u32, endOfStream: bool): u32 {
-    const root = this.root as ConnDrainRoot;
-    const config = root.config;
-    if (config === null) return Action.Continue;
     // Headers can only be read now: Envoy drops them once this callback returns Continue.
-    // :path matters only when the admin endpoint is on; otherwise save the host call.
-    const admin = root.admin;
-    if (admin !== null && config.admin.enabled) {
-      const path = getRequestHeader(":path");
-      if (path !== null && admin.matches(path)) {
+    const admin = this.admin;
+    if (admin !== null && admin.config.enabled) {
+      const path = this.adminPath(admin);
+      if (path !== null) {
         this.local = true;
-        this.answerAdmin(path);
+        this.answerAdmin(admin, path);
         return Action.Pause;
       }
     }
-    if (config.keyBy == KeyBy.Authority) {
-      const authority = getHeaderBytes(HeaderMap.RequestHeaders, ":authority");
-      this.count(streamKey(KeyBy.Authority, authority));
-    } else if (config.keyBy == KeyBy.Cluster) {
-      this.count(streamKey(KeyBy.Cluster, getProperty(["cluster_name"])));
+    const keyBy = this.config.keyBy;
+    if (keyBy == KeyBy.Upstream) return Action.Continue;
+    // Envoy resolves the route, and with it cluster_name, before the filter chain runs.
+    const status =
+      keyBy == KeyBy.Authority
+        ? getHeaderRaw(HeaderMap.RequestHeaders, AUTHORITY)
+        : getPropertyRaw(CLUSTER_NAME);
+    if (this.count(this.hostOf(status)) == Verdict.Refused) {
+      this.refuseDraining();
+      return Action.Pause;
     }
-    return this.local ? Action.Pause : Action.Continue;
+    return Action.Continue;
   }
 
   onResponseHeaders(headers: u32, endOfStream: bool): u32 {
     if (this.local || this.ended) return Action.Continue;
-    const root = this.root as ConnDrainRoot;
-    const config = root.config;
-    if (config === null) return Action.Continue;
-    if (config.keyBy == KeyBy.Upstream) {
+    if (this.config.keyBy == KeyBy.Upstream) {
       // Envoy knows the upstream address only once it picked an upstream host.
-      const address = getProperty(["upstream", "address"]);
-      if (address === null) return Action.Continue;
-      this.count(streamKey(KeyBy.Upstream, address));
-      if (this.local) return Action.Pause;
-      if (this.lease !== null) table.grantGauge(this.lease!);
-    } else if (this.lease !== null && table.wantsGauge(this.lease!)) {
-      // Only hosts that really reached an upstream earn a gauge (Envoy never frees one).
-      if (getProperty(["upstream", "address"]) !== null) table.grantGauge(this.lease!);
+      if (this.count(this.hostOf(getPropertyRaw(UPSTREAM_ADDRESS))) == Verdict.Refused) {
+        this.refuseDraining();
+        return Action.Pause;
+      }
+    }
+    const lease = this.lease;
+    // Only hosts that really reached an upstream earn a gauge (Envoy never frees one).
+    if (lease !== null && this.table.wantsGauge(lease) && this.hasUpstream()) {
+      this.table.grantGauge(lease);
     }
     return Action.Continue;
   }
@@ -76,41 +103,65 @@ export class PlayerStream extends HttpContext {
     this.end();
   }
 
-  private count(key: string | null): void {
-    if (key === null) {
+  private count(entry: HostEntry | null): Verdict {
+    if (entry === null) {
       if (logEnabled(LogLevel.Debug)) log(LogLevel.Debug, "stream without a usable host key");
-      return;
+      return Verdict.NotCounted;
     }
-    const root = this.root as ConnDrainRoot;
-    const config = root.config!;
-    if (!config.hosts.matches(key)) return;
-    this.lease = table.open(key, config.drain.rejectNew);
-    if (this.lease === null && table.lastRejected)
-      this.refuseDraining(config.drain.retryAfterSeconds);
+    if (!entry.tracked(this.config.hosts)) return Verdict.NotCounted;
+    const lease = this.table.open(entry, this.config.drain.rejectNew);
+    if (lease === null) return Verdict.Refused;
+    this.lease = lease;
+    return Verdict.Counted;
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    const lease = this.lease;
+    if (lease !== null) {
+      this.table.close(lease);
+      this.lease = null;
+    }
+  }
+
+  /** The host of the value a raw read just returned (`status`), read in place. */
+  private hostOf(status: u32): HostEntry | null {
+    if (status != WasmResult.Ok) return null;
+    const p = rawPtr();
+    const entry = this.table.hosts.lookup(this.config.keyBy, p, rawSize());
+    releaseRaw(p);
+    return entry;
+  }
+
+  private hasUpstream(): bool {
+    if (getPropertyRaw(UPSTREAM_ADDRESS) != WasmResult.Ok) return false;
+    releaseRaw(rawPtr());
+    return true;
+  }
+
+  /** The request's :path if it addresses the admin endpoint, else null (no copy made). */
+  private adminPath(admin: AdminEndpoint): string | null {
+    if (getHeaderRaw(HeaderMap.RequestHeaders, PATH) != WasmResult.Ok) return null;
+    const p = rawPtr();
+    const size = rawSize();
+    const path = admin.matchesAt(p, size) ? String.UTF8.decodeUnsafe(p, size) : null;
+    releaseRaw(p);
+    return path;
   }
 
   /** drain.rejectNew: a new player for a draining host is turned away; existing ones stay. */
-  private refuseDraining(retryAfterSeconds: i32): void {
+  private refuseDraining(): void {
     this.local = true;
     const headers: HeaderPair[] = [];
-    headers.push(new HeaderPair("retry-after", retryAfterSeconds.toString()));
+    headers.push(new HeaderPair("retry-after", this.config.drain.retryAfterSeconds.toString()));
     headers.push(new HeaderPair("x-conn-drain", "draining"));
     headers.push(new HeaderPair("content-type", "text/plain; charset=utf-8"));
     const body = String.UTF8.encode("this game server is draining; try again shortly\n");
     sendLocalResponse(503, "conn_drain_draining", body, headers);
   }
 
-  private end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    if (this.lease !== null) {
-      table.close(this.lease!);
-      this.lease = null;
-    }
-  }
-
-  private answerAdmin(path: string): void {
-    const root = this.root as ConnDrainRoot;
+  private answerAdmin(admin: AdminEndpoint, path: string): void {
     const req = new AdminRequest();
     req.path = path;
     const method = getRequestHeader(":method");
@@ -120,7 +171,7 @@ export class PlayerStream extends HttpContext {
     req.sourceAddress = getPropertyString(["source", "address"]);
     req.origin = getRequestHeader("origin");
     req.secFetchSite = getRequestHeader("sec-fetch-site");
-    const reply = root.admin!.handle(req);
+    const reply = admin.handle(req);
     const headers: HeaderPair[] = [];
     headers.push(new HeaderPair("content-type", reply.contentType));
     headers.push(new HeaderPair("cache-control", "no-store"));

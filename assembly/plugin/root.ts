@@ -71,8 +71,12 @@ export class ConnDrainRoot extends RootContext {
     drains.onHttpCallResponse(token, headers);
   }
 
+  /** A stream gets what it needs from the root that creates it: its config, table, admin. */
   createHttpContext(id: u32): HttpContext {
-    return new PlayerStream(id, this);
+    const config = this.config;
+    // Envoy creates streams only for a root whose configure succeeded; be inert otherwise.
+    if (config === null) return new HttpContext(id, this);
+    return new PlayerStream(id, this, config, table, this.admin);
   }
 }
 

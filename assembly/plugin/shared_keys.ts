@@ -16,7 +16,21 @@ import { SharedRead, sharedGet, sharedSet } from "../abi/hostcalls";
 const CREATE_ONLY_CAS: u32 = 0xffffffff;
 
 export class SharedKeys {
+  /** Slot keys encoded once each, for the per-stream path (see slotKeyBytes). */
+  private slotBytes: Array<ArrayBuffer | null> = [];
+
   constructor(public prefix: string) {}
+
+  /** `slot(i)` as bytes, encoded on first use and kept. */
+  slotKeyBytes(i: i32): ArrayBuffer {
+    while (this.slotBytes.length <= i) this.slotBytes.push(null);
+    let b = unchecked(this.slotBytes[i]);
+    if (b === null) {
+      b = String.UTF8.encode(this.slot(i));
+      unchecked((this.slotBytes[i] = b));
+    }
+    return b;
+  }
 
   slot(i: i32): string {
     return this.prefix + "slot/" + i.toString();

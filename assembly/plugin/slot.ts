@@ -6,6 +6,7 @@
 // Layout (little-endian): u32 version | u32 flags | u16 hostBytes | host UTF-8 |
 //                         u16 entries | entries x (u32 vmId, u32 count) | [drain, see drain.ts]
 import { Drain, Reader, readDrain, Writer, writeDrain } from "./drain";
+import { VmLiveness } from "./vm_liveness";
 
 const VERSION: u32 = 0x43440001;
 export const FLAG_METERED: u32 = 1;
@@ -142,4 +143,102 @@ export function decodeSlotAt(p: usize, size: usize): Slot {
 
 export function freeSlotValue(): ArrayBuffer {
   return new Slot().encode();
+}
+
+// ---- counting in place: the per-stream path --------------------------------------------------
+
+/** What editCount did. */
+export enum Edit {
+  /** `out` holds the new value, to be written with the CAS just read. */
+  Written,
+  /** Nothing to write (a release of a count this VM no longer holds). */
+  Nothing,
+  /** A new stream for a draining host, refused (drain.rejectNew). */
+  Refused,
+  /** Not a plain count: the decoding write path must handle it (see editCount). */
+  Slow,
+}
+
+/** A reusable buffer for slot values rewritten in place: grows once, then never allocates. */
+export class SlotWriter {
+  buf: ArrayBuffer = new ArrayBuffer(512);
+  size: usize = 0;
+  /** The slot's metered flag, as read. */
+  metered: bool = false;
+
+  get ptr(): usize {
+    return changetype<usize>(this.buf);
+  }
+
+  reserve(n: usize): usize {
+    if (n > <usize>this.buf.byteLength) this.buf = new ArrayBuffer(<i32>(n * 2));
+    return changetype<usize>(this.buf);
+  }
+}
+
+/**
+ * Adds `delta` to this VM's count in the slot value at `p`/`size`, writing the result to `out`
+ * without decoding anything into objects. Only the plain case is done here: the value holds
+ * `host`, no entry belongs to a dead VM (dropping one moves gauges), the slot is not a claim this
+ * VM may not use, and the host is not draining (a close may complete the drain; a refused open
+ * is answered here). Everything else is Slow, and goes through ConnectionTable.update.
+ */
+export function editCount(
+  p: usize,
+  size: usize,
+  host: ArrayBuffer,
+  self: u32,
+  delta: i32,
+  refuseIfDraining: bool,
+  acceptClaiming: bool,
+  liveness: VmLiveness,
+  out: SlotWriter,
+): Edit {
+  const hostSize = <usize>host.byteLength;
+  if (size < 12 || load<u32>(p) != VERSION || <usize>load<u16>(p, 8) != hostSize) return Edit.Slow;
+  if (<usize>12 + hostSize > size) return Edit.Slow;
+  if (memory.compare(p + 10, changetype<usize>(host), hostSize) != 0) return Edit.Slow;
+  const flags = load<u32>(p, 4);
+  if ((flags & FLAG_CLAIMING) != 0 && !acceptClaiming) return Edit.Slow;
+  const q = p + 10 + hostSize;
+  const n = <usize>load<u16>(q);
+  const tail = q + 2 + 8 * n;
+  if (tail > p + size) return Edit.Slow;
+  // A drain tail starts with its state; 1 is draining (drain.ts DrainState.Draining).
+  if (tail < p + size && load<u8>(tail) == 1) {
+    return delta > 0 && refuseIfDraining ? Edit.Refused : Edit.Slow;
+  }
+  let mine: isize = -1;
+  for (let i: usize = 0; i < n; i++) {
+    const vm = load<u32>(q + 2 + 8 * i);
+    if (vm == self) mine = <isize>i;
+    else if (!liveness.isAlive(vm)) return Edit.Slow;
+  }
+  const held = mine < 0 ? 0 : <i64>load<u32>(q + 6 + 8 * <usize>mine);
+  const next = held + <i64>delta;
+  if (next < 0) return Edit.Nothing;
+  out.metered = (flags & FLAG_METERED) != 0;
+  if (mine >= 0 && next > 0) {
+    const w = out.reserve(size);
+    memory.copy(w, p, size);
+    store<u32>(w + (q - p) + 6 + 8 * <usize>mine, <u32>next);
+    out.size = size;
+  } else if (mine >= 0) {
+    // Down to zero: the entry goes, so slots stay small.
+    const at = q + 2 + 8 * <usize>mine;
+    const w = out.reserve(size - 8);
+    memory.copy(w, p, at - p);
+    memory.copy(w + (at - p), at + 8, p + size - at - 8);
+    store<u16>(w + (q - p), <u16>(n - 1));
+    out.size = size - 8;
+  } else {
+    const w = out.reserve(size + 8);
+    memory.copy(w, p, tail - p);
+    store<u32>(w + (tail - p), self);
+    store<u32>(w + (tail - p) + 4, <u32>next);
+    memory.copy(w + (tail - p) + 8, tail, p + size - tail);
+    store<u16>(w + (q - p), <u16>(n + 1));
+    out.size = size + 8;
+  }
+  return Edit.Written;
 }

@@ -2,7 +2,7 @@
 // computes the new value from the one just read; if the write loses the race, `undo` takes back
 // any side effect and the op runs again on the fresh value.
 import { WasmResult } from "../abi/enums";
-import { getPropertyString, SharedRead, sharedGet } from "../abi/hostcalls";
+import { SharedRead, sharedGet } from "../abi/hostcalls";
 import { decodeBucket } from "./bucket";
 import { HostMetrics } from "./host_metrics";
 import { FLAG_CLAIMING, FLAG_METERED, Slot } from "./slot";
@@ -47,6 +47,8 @@ export class CountOp extends SlotOp {
   constructor(
     public delta: i32,
     public refuseIfDraining: bool,
+    /** For a close: the stream's upstream address, recorded on a draining host's episode. */
+    public upstream: string | null,
   ) {
     super();
   }
@@ -69,13 +71,8 @@ export class CountOp extends SlotOp {
     if (next < 0) return false;
     slot.setCount(self, <u32>next);
     this.countDelta = <i64>this.delta;
-    if (this.delta < 0 && slot.draining) {
-      // A draining host's episode records which upstreams its players were on, so a receiver
-      // can tell the drained pod from a new one of the same name. Envoy keeps upstream.address
-      // readable through on_log.
-      const upstream = getPropertyString(["upstream", "address"]);
-      if (upstream !== null) slot.drain!.addUpstream(upstream);
-    }
+    const upstream = this.upstream;
+    if (this.delta < 0 && slot.draining && upstream !== null) slot.drain!.addUpstream(upstream);
     return true;
   }
 }
@@ -98,7 +95,7 @@ export class OverflowCountOp extends CountOp {
     public host: string,
     public bucketKey: string,
   ) {
-    super(delta, false);
+    super(delta, false, null);
   }
 
   apply(slot: Slot, self: u32, now: i64): bool {
