@@ -39,7 +39,7 @@ async function tarGz(entries: Record<string, Buffer>): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   const done = new Promise<void>((r) => pack.on("end", () => r()));
-  pack.on("data", (c: Buffer) => chunks.push(c));
+  pack.on("data", (c: unknown) => chunks.push(c as Buffer));
   for (const [name, data] of Object.entries(entries)) pack.entry({ name, size: data.length }, data);
   pack.finalize();
   await done;

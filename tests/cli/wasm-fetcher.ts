@@ -186,7 +186,7 @@ async function pluginFromTarGz(layer: Buffer, limit: number): Promise<Buffer> {
     let found: Buffer | undefined;
     ex.on("entry", (header, stream, next) => {
       const chunks: Buffer[] = [];
-      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("data", (c: unknown) => chunks.push(c as Buffer));
       stream.on("end", () => {
         if (found === undefined && base(header.name) === "plugin.wasm") {
           const body = Buffer.concat(chunks);
