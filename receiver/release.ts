@@ -53,8 +53,8 @@ export class Releaser {
   private async decide(host: string): Promise<Outcome> {
     const h = this.ledger.get(host);
     if (!h || h.released) return "already-released";
-    const name = gameServerFor(this.c, host);
-    if (!name) {
+    const target = gameServerFor(this.c, host);
+    if (!target) {
       this.ledger.forget(host);
       return "unknown-host";
     }
@@ -66,7 +66,7 @@ export class Releaser {
 
     let gs: Awaited<ReturnType<Kube["getGameServer"]>>;
     try {
-      gs = await this.kube.getGameServer(this.c.namespace, name);
+      gs = await this.kube.getGameServer(target.namespace, target.name);
     } catch (e) {
       if (e instanceof KubeError && e.status === 404) {
         this.ledger.forget(host);
@@ -83,15 +83,15 @@ export class Releaser {
     // of the same name (OKG reuses names): a replay after a receiver restart, or a leftover.
     const created = Date.parse(gs.metadata.creationTimestamp ?? "");
     if (Number.isFinite(created) && this.ledger.dropReportsBefore(h, created) > 0) {
-      this.log(`${host}: ignored reports of drains completed before ${name} was created`);
+      this.log(`${host}: ignored reports of drains completed before ${target.name} was created`);
       if (this.ledger.missing(h, { ids: this.c.gateways, replicas }).length > 0) {
         return "waiting-for-replicas";
       }
     }
     try {
       await this.kube.patchGameServerLabels(
-        this.c.namespace,
-        name,
+        target.namespace,
+        target.name,
         { [this.c.blockLabel]: "false" },
         gs.metadata.resourceVersion,
       );
