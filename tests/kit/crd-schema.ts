@@ -84,7 +84,11 @@ export function crdSchema(apiVersion: string, kind: string): Node | undefined {
 const compiled = new Map<string, ValidateFunction>();
 
 /** The error text for `doc` against its kind's upstream schema ("" when valid). */
-export function crdErrors(doc: { apiVersion?: string; kind?: string }): string {
+export function crdErrors(doc: {
+  apiVersion?: string;
+  kind?: string;
+  [k: string]: unknown;
+}): string {
   const key = `${doc.apiVersion}/${doc.kind}`;
   let validate = compiled.get(key);
   if (!validate) {
@@ -101,7 +105,11 @@ export function crdErrors(doc: { apiVersion?: string; kind?: string }): string {
  * `{.status.conditions[0].type}`, or undefined when the schema declares no such field.
  */
 export function schemaAt(root: Node, jsonPath: string): Node | undefined {
-  const inner = jsonPath.replace(/^\{|\}$/g, "").trim();
+  // Filters and indexes (`[0]`, `[?(@.name=="x")]`) only step into the array's items.
+  const inner = jsonPath
+    .replace(/^\{|\}$/g, "")
+    .trim()
+    .replace(/\[[^\]]*\]/g, "[]");
   if (!inner.startsWith(".")) return undefined;
   let node: Node | undefined = root;
   for (const part of inner.slice(1).split(".")) {

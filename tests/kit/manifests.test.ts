@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
+import { gameServerFor, loadConfig } from "../../receiver/config.js";
+import { KIT_OUTPUT, renderKitWasmPlugin } from "../../scripts/kit-wasmplugin.js";
 import { requireTool } from "../e2e/tools.js";
 import { GRAFANA_DASHBOARD, PROMETHEUS_CONFIG } from "./observability-schemas.js";
 import { KUBE_SCHEMAS } from "./schemas.js";
@@ -43,6 +45,13 @@ const docs: Array<{ file: string; doc: Doc }> = yamlFiles.flatMap((file) => {
 const kube = docs.filter((d) => d.doc.kind !== undefined);
 const find = (kind: string, name: string) =>
   kube.find((d) => d.doc.kind === kind && d.doc.metadata?.name === name)?.doc as Doc;
+// The WasmPlugin carries the console's identity (conn-drain-<version>, labelled with the name).
+const kitWasmPlugin = () =>
+  kube.find(
+    (d) =>
+      d.doc.kind === "WasmPlugin" &&
+      at(d.doc, "metadata", "labels", "higress.io/wasm-plugin-name") === "conn-drain",
+  )?.doc as Doc;
 const at = (o: unknown, ...path: Array<string | number>): unknown =>
   path.reduce<unknown>((v, k) => (v as Record<string | number, unknown> | undefined)?.[k], o);
 
@@ -70,7 +79,7 @@ describe("deploy/ manifests", () => {
   it("the WasmPlugin's defaultConfig is valid conn-drain configuration (plugin.yaml)", () => {
     const spec = parse(readFileSync("plugin.yaml", "utf8")) as Doc;
     const schema = at(spec, "spec", "configSchema", "openAPIV3Schema") as object;
-    check(schema, at(find("WasmPlugin", "conn-drain"), "spec", "defaultConfig"), "defaultConfig");
+    check(schema, at(kitWasmPlugin(), "spec", "defaultConfig"), "defaultConfig");
   });
 
   it("the pieces agree: hosts, GameServer names, secrets, the receiver's cluster", () => {
@@ -89,9 +98,16 @@ describe("deploy/ manifests", () => {
     expect(gameEnv.GS_HOST_TEMPLATE).toBe(host);
     const rx = find("Deployment", "conn-drain-receiver");
     const rxEnv = env(rx, "spec", "template", "spec", "containers", 0, "env");
-    expect(rxEnv.HOST_TEMPLATE).toBe(host);
-    expect(rxEnv.GAMESERVER_TEMPLATE).toBe(`${gss.metadata?.name}-<id>`);
-    expect(rxEnv.GAME_NAMESPACE).toBe(gss.metadata?.namespace);
+    // The receiver, configured as deployed, maps the set's hosts to its GameServers (<set>-<id>).
+    const rxConfig = loadConfig({
+      ...rxEnv,
+      WEBHOOK_SECRET_FILE: undefined,
+      WEBHOOK_SECRET: "a-stand-in-secret-0123456789",
+    });
+    expect(gameServerFor(rxConfig, host.replace("<id>", "7"))).toEqual({
+      namespace: gss.metadata?.namespace,
+      name: `${gss.metadata?.name}-7`,
+    });
     // The block label: set at birth, awaited by the hook, released by the probe's action.
     const label = "gs-sync/delete-block";
     expect(at(gss, "spec", "lifecycle", "preDelete", "labelsHandler", label)).toBe("true");
@@ -103,7 +119,7 @@ describe("deploy/ manifests", () => {
       labels: { [label]: "false" },
     });
     // The plugin's hosts cover the game's hosts; the webhook cluster is the receiver Service.
-    const wp = find("WasmPlugin", "conn-drain");
+    const wp = kitWasmPlugin();
     const cfg = at(wp, "spec", "defaultConfig") as Record<string, Record<string, string>>;
     expect((cfg.hosts as unknown as string[])[0]).toBe(`*${host.slice(host.indexOf("."))}`);
     const svc = find("Service", "conn-drain-receiver");
@@ -114,7 +130,12 @@ describe("deploy/ manifests", () => {
     expect(at(find("Secret", "conn-drain-webhook"), "stringData", "secret")).toBe(
       cfg.webhook?.secret,
     );
-    expect(at(find("Secret", "conn-drain-admin"), "stringData", "token")).toBe(cfg.admin?.token);
+    // Every copy of the admin token (the probe's, the PodMonitor's) is the plugin's.
+    const adminSecrets = kube.filter(
+      (d) => d.doc.kind === "Secret" && d.doc.metadata?.name === "conn-drain-admin",
+    );
+    expect(adminSecrets.length).toBeGreaterThanOrEqual(2);
+    for (const d of adminSecrets) expect(at(d.doc, "stringData", "token")).toBe(cfg.admin?.token);
     // Replicas: the probe's DNS name and the receiver's Service are the headless one.
     const replicas = find("Service", "higress-gateway-replicas");
     expect(at(replicas, "spec", "clusterIP")).toBe("None");
@@ -182,5 +203,17 @@ describe("deploy/ manifests", () => {
     for (const e of exprs) expect(e).toMatch(/conn_drain_(active|draining|overflow|receiver_)/);
     const ids = (dash.panels as Array<{ id: number }>).map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+});
+
+// Issue 12, finding 3: the kit's WasmPlugin is the CLI's output, so it cannot drift from what
+// `conn-drain wasmplugin` writes (the console's identity, failStrategy FAIL_OPEN).
+describe("deploy/higress/wasmplugin.yaml", () => {
+  it("is exactly what `conn-drain wasmplugin` prints for the kit's config (make kit-wasmplugin)", async () => {
+    const rendered = await renderKitWasmPlugin();
+    expect(readFileSync(KIT_OUTPUT, "utf8"), "run `make kit-wasmplugin`").toBe(rendered);
+    const wp = kitWasmPlugin();
+    expect(wp.metadata?.name).toBe("conn-drain-0.1.0");
+    expect(at(wp, "spec", "failStrategy")).toBe("FAIL_OPEN");
   });
 });
