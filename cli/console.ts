@@ -134,8 +134,12 @@ export class ConsoleClient {
     return ConsoleClient.data<ConsolePlugin>(json);
   }
 
-  /** Creates the custom plugin, or updates it (with the resource version read just before). */
-  async upsertPlugin(p: ConsolePlugin): Promise<{ plugin: ConsolePlugin; created: boolean }> {
+  /** Creates the custom plugin, or updates it (with the resource version read just before). A
+   * new pluginVersion needs allowVersionChange: the console then replaces the resource (below). */
+  async upsertPlugin(
+    p: ConsolePlugin,
+    opts: { allowVersionChange: boolean } = { allowVersionChange: false },
+  ): Promise<{ plugin: ConsolePlugin; created: boolean; replaced?: string }> {
     const existing = await this.getPlugin(p.name);
     if (!existing) {
       const { status, json } = await this.call("POST", "/v1/wasm-plugins", p);
@@ -150,14 +154,27 @@ export class ConsoleClient {
         ExitCode.conflict,
       );
     }
-    const body = { ...p, version: existing.version };
+    // WasmPluginServiceImpl.updateCustom names the resource <name>-<pluginVersion>; when that
+    // name is new it creates it and deletes the old ones, and the gateway swaps filters.
+    const old = existing.pluginVersion;
+    const replaced = old && old !== p.pluginVersion ? old : undefined;
+    if (replaced && !opts.allowVersionChange)
+      throw new CliError(
+        `the console has ${p.name} at version ${replaced}; updating it to ${p.pluginVersion} makes the console replace ${p.name}-${replaced} with ${p.name}-${p.pluginVersion}`,
+        "pass --replace to go ahead (a new resource name changes the gateway's filter chain, which can cut long connections), or keep plugin.yaml info.version",
+        ExitCode.conflict,
+      );
+    // On a version change the console creates the new resource from what it is sent, and the API
+    // server refuses to create an object that carries a resourceVersion: send none then (the
+    // field is optional on update).
+    const body = replaced ? { ...p } : { ...p, version: existing.version };
     const { status, json } = await this.call(
       "PUT",
       `/v1/wasm-plugins/${encodeURIComponent(p.name)}`,
       body,
     );
     if (status !== 200) throw this.fail(`updating plugin ${p.name}`, status, json);
-    return { plugin: ConsoleClient.data<ConsolePlugin>(json), created: false };
+    return { plugin: ConsoleClient.data<ConsolePlugin>(json), created: false, replaced };
   }
 
   async putInstance(
