@@ -4,8 +4,8 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { gateway } from "./harness.js";
 
-// plugin.yaml is what the Higress console renders a config form from: it must describe the config
-// the plugin really accepts.
+// plugin.yaml is the image's spec.yaml, and the schema the CLI checks every config against: it
+// must describe the config the plugin really accepts.
 const spec = parse(readFileSync("plugin.yaml", "utf8"));
 const schema = spec.spec.configSchema.openAPIV3Schema;
 
@@ -23,8 +23,8 @@ describe("plugin.yaml", () => {
 
   it("its example validates against its schema and the plugin accepts it", async () => {
     const validate = new Ajv({ strict: false }).compile(schema);
-    expect(validate(spec.spec.example), JSON.stringify(validate.errors)).toBe(true);
-    const gw = await gateway(spec.spec.example, { clusters: [spec.spec.example.webhook.cluster] });
+    expect(validate(schema.example), JSON.stringify(validate.errors)).toBe(true);
+    const gw = await gateway(schema.example, { clusters: [schema.example.webhook.cluster] });
     expect(gw.logs({ minLevel: "error" })).toEqual([]);
   });
 
