@@ -1,7 +1,7 @@
 # conn-drain: two commands matter to a newcomer (see README.md):
 #   make demo   installs, builds the plugin, and runs a short scenario in the local host
 #   make test   installs, builds, lints, type-checks and runs every test
-.PHONY: setup system-deps build demo test lint bench fuzz clean
+.PHONY: setup system-deps build demo test lint bench fuzz kit-wasmplugin clean
 
 NPM_STAMP := node_modules/.package-lock.json
 ASSEMBLY := $(shell find assembly -name '*.ts') asconfig.json
@@ -39,6 +39,10 @@ bench: build
 # Hardening campaigns at full scale (under ten minutes on 2 cores); report in build/fuzz-report.json.
 fuzz: build
 	npx tsx fuzz/run.ts
+
+# The kit's WasmPlugin is the CLI's output for the kit's config (tests/kit/manifests.test.ts checks).
+kit-wasmplugin: setup
+	npx tsx scripts/kit-wasmplugin.ts
 
 clean:
 	rm -rf build
