@@ -12,20 +12,131 @@
 //   WasmPluginInstancesController  PUT /v1/global|routes/{r}|domains/{d}|services/{s}
 //                            /plugin-instances/{name} → 200 raw instance; unknown route/domain
 //                            or plugin → 400
+// Custom plugins live where the real console keeps them: as WasmPlugin resources in a cluster
+// (pass the Kubernetes stand-in's `objects` to share one), written and read the way the SDK does:
+//   KubernetesModelConverter.wasmPluginToCr/wasmPluginFromCr  name <name>-<pluginVersion>, the
+//       higress.io/wasm-plugin-{name,version,category,built-in} labels, title/description/icon
+//       annotations, url repository:version, failStrategy FAIL_OPEN (setDefaultValues)
+//   KubernetesClientService.listWasmPlugin + renderDefaultMetadata  only resources labelled
+//       higress.io/resource-definer=higress (and the name label) are seen; writes add that label
+//   WasmPluginServiceImpl  addCustom (create <name>-<version>, 409 if it exists; category forced to
+//       custom; defaultConfigDisable true); query (highest priority of the name's resources);
+//       updateCustom (same name: replace, spec's config merged from the live one; new name: create
+//       it and delete the others); a create that carries a resourceVersion is refused by the API
+//       server (500), as the real console's would be
+//   WasmPluginInstanceServiceImpl.addOrUpdateAll  the instance lands in the current version's
+//       resource: global → defaultConfig, else a match rule
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 
+type Cr = {
+  apiVersion: string;
+  kind: string;
+  metadata: Record<string, unknown> & {
+    name?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    resourceVersion?: string;
+  };
+  spec: Record<string, unknown>;
+};
+const NS = "higress-system";
+const L = {
+  definer: "higress.io/resource-definer",
+  name: "higress.io/wasm-plugin-name",
+  version: "higress.io/wasm-plugin-version",
+  category: "higress.io/wasm-plugin-category",
+  builtIn: "higress.io/wasm-plugin-built-in",
+};
+const A = {
+  title: "higress.io/wasm-plugin-title",
+  description: "higress.io/wasm-plugin-description",
+  icon: "higress.io/wasm-plugin-icon",
+};
+
+function toCr(p: Record<string, unknown>): Cr {
+  const name = String(p.name);
+  const version = String(p.pluginVersion);
+  const annotations: Record<string, string> = { [A.title]: String(p.title) };
+  if (p.description) annotations[A.description] = String(p.description);
+  if (p.icon) annotations[A.icon] = String(p.icon);
+  const repo = String(p.imageRepository);
+  return {
+    apiVersion: "extensions.higress.io/v1alpha1",
+    kind: "WasmPlugin",
+    metadata: {
+      name: `${name}-${version}`,
+      namespace: NS,
+      labels: {
+        [L.definer]: "higress",
+        [L.name]: name,
+        [L.version]: version,
+        [L.category]: String(p.category),
+        [L.builtIn]: "false",
+      },
+      annotations,
+      ...(p.version ? { resourceVersion: String(p.version) } : {}),
+    },
+    spec: {
+      phase: p.phase ?? "UNSPECIFIED_PHASE",
+      priority: p.priority,
+      url: `${repo.includes("://") ? "" : "oci://"}${repo}${p.imageVersion ? `:${p.imageVersion}` : ""}`,
+      imagePullPolicy: p.imagePullPolicy ?? "UNSPECIFIED_POLICY",
+      ...(p.imagePullSecret ? { imagePullSecret: p.imagePullSecret } : {}),
+      failStrategy: "FAIL_OPEN",
+      defaultConfigDisable: true,
+    },
+  };
+}
+
+function fromCr(cr: Cr): Record<string, unknown> {
+  const l = cr.metadata.labels ?? {};
+  const a = cr.metadata.annotations ?? {};
+  const url = String(cr.spec.url ?? "");
+  // ImageUrl.parse splits at the last colon after "oci://", so "repo:tag@sha256:hex" reads as
+  // repository "repo:tag@sha256" and version "hex"; repository + ":" + version gives it back.
+  const last = url.lastIndexOf(":");
+  const colon = last > url.indexOf("://") + 2 ? last : -1;
+  return {
+    name: l[L.name],
+    pluginVersion: l[L.version],
+    category: l[L.category],
+    builtIn: l[L.builtIn] === "true",
+    title: a[A.title],
+    description: a[A.description],
+    icon: a[A.icon],
+    phase: cr.spec.phase,
+    priority: cr.spec.priority,
+    imageRepository: colon < 0 ? url : url.slice(0, colon),
+    imageVersion: colon < 0 ? undefined : url.slice(colon + 1),
+    imagePullPolicy: cr.spec.imagePullPolicy,
+    imagePullSecret: cr.spec.imagePullSecret,
+    version: cr.metadata.resourceVersion,
+  };
+}
+
 const EX = {
+  internal: "com.alibaba.higress.sdk.exception.BusinessException",
   validation: "com.alibaba.higress.sdk.exception.ValidationException",
   auth: "com.alibaba.higress.console.controller.exception.AuthException",
   conflict: "com.alibaba.higress.sdk.exception.ResourceConflictException",
   notFound: "com.alibaba.higress.sdk.exception.NotFoundException",
 };
-const STATUS = { validation: 400, auth: 401, conflict: 409, notFound: 502 } as const;
+const STATUS = {
+  internal: 500,
+  validation: 400,
+  auth: 401,
+  conflict: 409,
+  notFound: 502,
+} as const;
 
 export interface ConsoleStandIn {
   url: string;
-  plugins: Map<string, Record<string, unknown>>;
+  plugins: Map<string, Record<string, unknown>>; // built-in plugins
+  cluster: Map<string, Cr>; // "namespace/name" → WasmPlugin resource
+  /** The custom plugin as the console shows it (from its resources), or undefined. */
+  plugin(name: string): Record<string, unknown> | undefined;
   instances: Map<string, Record<string, unknown>>; // "global|route:r|domain:d/<plugin>"
   routes: Set<string>;
   domains: Set<string>;
@@ -36,11 +147,37 @@ export interface ConsoleStandIn {
 export async function startConsoleStandIn(
   user = "admin",
   password = "console-Passw0rd",
+  cluster: Map<string, Cr> = new Map(),
 ): Promise<ConsoleStandIn> {
   const sessions = new Set<string>();
-  let rv = 100;
+  let rv = 5000;
+  const crsOf = (name: string) =>
+    [...cluster.values()].filter(
+      (c) =>
+        c.metadata.namespace === NS &&
+        c.metadata.labels?.[L.definer] === "higress" &&
+        c.metadata.labels?.[L.name] === name,
+    );
+  const topCr = (name: string) =>
+    crsOf(name).sort((x, y) => Number(y.spec.priority ?? 0) - Number(x.spec.priority ?? 0))[0];
+  const save = (cr: Cr, create: boolean): string | undefined => {
+    const key = `${NS}/${cr.metadata.name}`;
+    if (create && cr.metadata.resourceVersion)
+      return "resourceVersion should not be set on objects to be created";
+    if (create && cluster.has(key)) return "conflict";
+    const cur = cluster.get(key);
+    if (!create && cur?.metadata.resourceVersion !== cr.metadata.resourceVersion) return "conflict";
+    cr.metadata.resourceVersion = String(++rv);
+    cluster.set(key, cr);
+    return undefined;
+  };
   const st: ConsoleStandIn = {
     url: "",
+    cluster,
+    plugin: (name) => {
+      const cr = topCr(name);
+      return cr ? fromCr(cr) : undefined;
+    },
     plugins: new Map([
       [
         "key-auth",
@@ -98,29 +235,29 @@ export async function startConsoleStandIn(
     let m = /^\/v1\/wasm-plugins(?:\/([^/]+))?$/.exec(path);
     if (m) {
       const name = m[1] ? decodeURIComponent(m[1]) : undefined;
-      const existing = name ? st.plugins.get(name) : undefined;
+      const builtIn = name ? st.plugins.get(name) : undefined;
       if (req.method === "GET" && name) {
-        if (!existing) {
+        const found = builtIn ?? st.plugin(name);
+        if (!found) {
           res.writeHead(404);
           return res.end();
         }
-        return ok(res, 200, { success: true, message: null, data: existing });
+        return ok(res, 200, { success: true, message: null, data: found });
       }
       if (req.method === "POST" && !name) {
         const bad = validate(json);
         if (bad) return fail(res, "validation", bad);
-        const cur = st.plugins.get(json.name as string);
-        if (cur?.builtIn) return fail(res, "conflict", "Name conflicted with a built-in plugin.");
-        if (cur) return fail(res, "conflict", "null");
-        const saved = {
+        if (st.plugins.has(json.name as string))
+          return fail(res, "conflict", "Name conflicted with a built-in plugin.");
+        const cr = toCr({
           ...json,
-          builtIn: false,
           category: "custom",
           pluginVersion: json.pluginVersion || "1.0.0",
-          version: String(++rv),
-        };
-        st.plugins.set(json.name as string, saved);
-        return ok(res, 201, saved);
+        });
+        const why = save(cr, true);
+        if (why === "conflict") return fail(res, "conflict", "null");
+        if (why) return fail(res, "internal", `Error occurs when adding a new Wasm plugin. ${why}`);
+        return ok(res, 201, fromCr(cr));
       }
       if (req.method === "PUT" && name) {
         if (json.name && json.name !== name)
@@ -132,13 +269,36 @@ export async function startConsoleStandIn(
         json.name = name;
         const bad = validate(json);
         if (bad) return fail(res, "validation", bad);
-        if (existing?.builtIn || json.builtIn)
+        if (builtIn || json.builtIn)
           return fail(res, "conflict", "Updating a built-in plugin is not allowed.");
-        if (!existing) return fail(res, "notFound", `No Wasm plugin with name "${name}" is found.`);
-        if (json.version && json.version !== existing.version) return fail(res, "conflict", "null");
-        const saved = { ...json, builtIn: false, category: "custom", version: String(++rv) };
-        st.plugins.set(name, saved);
-        return ok(res, 200, saved);
+        const existed = crsOf(name);
+        if (existed.length === 0)
+          return fail(res, "notFound", `No Wasm plugin with name "${name}" is found.`);
+        const cr = toCr({
+          ...json,
+          category: "custom",
+          pluginVersion: json.pluginVersion || "1.0.0",
+        });
+        const merge = (from: Cr) => {
+          cr.spec.defaultConfig = from.spec.defaultConfig;
+          cr.spec.defaultConfigDisable = from.spec.defaultConfigDisable ?? true;
+          if (from.spec.matchRules) cr.spec.matchRules = from.spec.matchRules;
+        };
+        const same = existed.find((e) => e.metadata.name === cr.metadata.name);
+        if (same) {
+          merge(same);
+          cr.metadata.resourceVersion ??= same.metadata.resourceVersion;
+          const why = save(cr, false);
+          if (why) return fail(res, "conflict", "null");
+          return ok(res, 200, fromCr(cr));
+        }
+        for (const e of existed) merge(e);
+        const why = save(cr, true);
+        if (why === "conflict") return fail(res, "conflict", "null");
+        if (why)
+          return fail(res, "internal", `Error occurs when adding the Wasm plugin CR. ${why}`);
+        for (const e of existed) cluster.delete(`${NS}/${e.metadata.name}`);
+        return ok(res, 200, fromCr(cr));
       }
     }
     m = /^\/v1\/(?:(global)|(routes|domains|services)\/([^/]+))\/plugin-instances\/([^/]+)$/.exec(
@@ -154,8 +314,27 @@ export async function startConsoleStandIn(
         return fail(res, "validation", `Unknown domain: ${t}`);
       if (json.pluginName && json.pluginName !== plugin)
         return fail(res, "validation", "Plugin name in the URL doesn't match the one in the body.");
-      if (!st.plugins.has(plugin)) return fail(res, "validation", `Unsupported plugin: ${plugin}`);
+      const cr = topCr(plugin);
+      if (!st.plugins.has(plugin) && !cr)
+        return fail(res, "validation", `Unsupported plugin: ${plugin}`);
       const scope = global ? "GLOBAL" : (kind ?? "").slice(0, -1).toUpperCase();
+      if (cr) {
+        const config = (json.configurations ?? {}) as Record<string, unknown>;
+        if (global) {
+          cr.spec.defaultConfig = config;
+          cr.spec.defaultConfigDisable = json.enabled !== true;
+        } else {
+          const key = { route: "ingress", domain: "domain", service: "service" }[
+            (kind ?? "").slice(0, -1) as "route" | "domain" | "service"
+          ];
+          const rules = ((cr.spec.matchRules as Record<string, unknown>[]) ?? []).filter(
+            (r) => !(Array.isArray(r[key]) && (r[key] as string[])[0] === t),
+          );
+          rules.push({ [key]: [t], config, configDisable: json.enabled !== true });
+          cr.spec.matchRules = rules;
+        }
+        cr.metadata.resourceVersion = String(++rv);
+      }
       const inst = {
         ...json,
         pluginName: plugin,

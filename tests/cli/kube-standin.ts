@@ -1,5 +1,7 @@
 // STAND-IN for a Kubernetes API server — no real one can run here. It implements only what
-// `conn-drain wasmplugin --apply` uses, following the real API: HTTPS with a bearer token,
+// `conn-drain wasmplugin --apply` and `conn-drain console` use, following the real API: HTTPS
+// with a bearer token; GET …/namespaces/{ns}/wasmplugins (a WasmPluginList; an unknown namespace
+// lists nothing, as the real API answers); DELETE …/wasmplugins/{name} (200, 404 when absent);
 // PATCH /apis/extensions.higress.io/v1alpha1/namespaces/{ns}/wasmplugins/{name}
 // ?fieldManager=…[&force=true] with Content-Type application/apply-patch+yaml (server-side
 // apply), 201 on create and 200 on update, resourceVersion bumped only when something changed,
@@ -15,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 
-type Obj = {
+export type Obj = {
   apiVersion: string;
   kind: string;
   metadata: Record<string, unknown>;
@@ -98,7 +100,7 @@ export async function startKubeStandIn(): Promise<KubeStandIn> {
       if (req.headers.authorization !== `Bearer ${st.token}`)
         return send(401, status(401, "Unauthorized", "Unauthorized"));
       const m =
-        /^\/apis\/extensions\.higress\.io\/v1alpha1\/namespaces\/([^/]+)\/wasmplugins\/([^/]+)$/.exec(
+        /^\/apis\/extensions\.higress\.io\/v1alpha1\/namespaces\/([^/]+)\/wasmplugins(?:\/([^/]+))?$/.exec(
           url.pathname,
         );
       if (!m || !st.crdInstalled)
@@ -106,9 +108,31 @@ export async function startKubeStandIn(): Promise<KubeStandIn> {
           404,
           status(404, "NotFound", "the server could not find the requested resource"),
         );
-      const [, ns, name] = m as unknown as [string, string, string];
+      const [, ns, name] = m as unknown as [string, string, string | undefined];
+      if (!name) {
+        if (req.method !== "GET")
+          return send(405, status(405, "MethodNotAllowed", "method not allowed"));
+        const items = [...st.objects.values()].filter((o) => o.metadata.namespace === ns);
+        return send(200, {
+          apiVersion: "extensions.higress.io/v1alpha1",
+          kind: "WasmPluginList",
+          metadata: { resourceVersion: String(rv) },
+          items,
+        });
+      }
       if (ns !== "higress-system")
         return send(404, status(404, "NotFound", `namespaces "${ns}" not found`));
+      if (req.method === "DELETE") {
+        const gone = st.objects.get(`${ns}/${name}`);
+        if (!gone)
+          return send(
+            404,
+            status(404, "NotFound", `wasmplugins.extensions.higress.io "${name}" not found`),
+          );
+        st.objects.delete(`${ns}/${name}`);
+        st.owners.delete(`${ns}/${name}`);
+        return send(200, gone);
+      }
       if (req.method !== "PATCH")
         return send(
           405,
@@ -168,10 +192,15 @@ export async function startKubeStandIn(): Promise<KubeStandIn> {
         ...((existing?.metadata.labels as object) ?? {}),
         ...((patch.metadata.labels as object) ?? {}),
       };
+      const annotations = {
+        ...((existing?.metadata.annotations as object) ?? {}),
+        ...((patch.metadata.annotations as object) ?? {}),
+      };
       const changed =
         !existing ||
         JSON.stringify(existing.spec) !== JSON.stringify(spec) ||
-        JSON.stringify(existing.metadata.labels) !== JSON.stringify(labels);
+        JSON.stringify(existing.metadata.labels) !== JSON.stringify(labels) ||
+        JSON.stringify(existing.metadata.annotations ?? {}) !== JSON.stringify(annotations);
       const obj: Obj = {
         apiVersion: patch.apiVersion,
         kind: patch.kind,
@@ -183,6 +212,7 @@ export async function startKubeStandIn(): Promise<KubeStandIn> {
           name,
           namespace: ns,
           labels,
+          annotations,
           resourceVersion: changed ? String(++rv) : existing?.metadata.resourceVersion,
         },
         spec,
@@ -198,4 +228,32 @@ export async function startKubeStandIn(): Promise<KubeStandIn> {
     rmSync(dir, { recursive: true, force: true });
   };
   return st;
+}
+
+/** A kubeconfig for the stand-in: context "standin" (its token), and "wrong-user" (a refused token). */
+export function standInKubeconfig(kube: KubeStandIn): Record<string, unknown> {
+  return {
+    apiVersion: "v1",
+    kind: "Config",
+    "current-context": "standin",
+    clusters: [
+      {
+        name: "standin",
+        cluster: {
+          server: kube.server,
+          "certificate-authority-data": Buffer.from(kube.caPem).toString("base64"),
+        },
+      },
+    ],
+    // "nobody" is defined with a token the stand-in refuses: a context naming an undefined user
+    // is refused before any request, as kubectl does (cli/kube.ts).
+    users: [
+      { name: "ops", user: { token: kube.token } },
+      { name: "nobody", user: { token: "not-the-token" } },
+    ],
+    contexts: [
+      { name: "standin", context: { cluster: "standin", user: "ops" } },
+      { name: "wrong-user", context: { cluster: "standin", user: "nobody" } },
+    ],
+  };
 }
