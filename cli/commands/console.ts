@@ -5,6 +5,7 @@ import { type Command, type Io, list, str, type Values } from "../args.js";
 import { ConsoleClient, type ConsolePlugin, type Scope } from "../console.js";
 import { CliError, ExitCode, usage } from "../errors.js";
 import { formatReference, parseReference } from "../oci/reference.js";
+import { refusePlaceholder, refusePlaceholderSecrets } from "../placeholders.js";
 import { loadSpec } from "../spec.js";
 import { compile } from "../validate.js";
 import { readData } from "../wasmplugin.js";
@@ -32,6 +33,8 @@ async function run(values: Values, positionals: string[], io: Io): Promise<void>
       "give the console password with --password-stdin or CONN_DRAIN_CONSOLE_PASSWORD",
       "console",
     );
+  // README's "CONN_DRAIN_CONSOLE_PASSWORD=..." copied as is.
+  refusePlaceholder(password, "the console password", "give the Higress console's admin password");
   const imageArg = str(values, "image");
   if (!imageArg) throw usage("--image REGISTRY/REPO:TAG[@sha256:…] is required", "console");
   const ref = parseReference(imageArg);
@@ -53,6 +56,7 @@ async function run(values: Values, positionals: string[], io: Io): Promise<void>
         ExitCode.invalid,
       );
     config = c as Record<string, unknown>;
+    refusePlaceholderSecrets(config, configFile);
     const errs = compile(spec.configSchema)(config, "config");
     if (errs.length > 0)
       throw new CliError(
@@ -145,7 +149,11 @@ or CONN_DRAIN_CONSOLE_PASSWORD; the user defaults to admin. stdout gets one JSON
       help: "global | route:NAME | domain:NAME | service:NAME",
     },
     config: { type: "string", arg: "FILE", help: "config for --enable, YAML or JSON" },
-    "image-pull-policy": { type: "string", arg: "POLICY", help: "IfNotPresent | Always" },
+    "image-pull-policy": {
+      type: "string",
+      choices: ["IfNotPresent", "Always"],
+      help: "when the gateway pulls the image again",
+    },
     "image-pull-secret": { type: "string", arg: "SECRET", help: "docker pull Secret name" },
     spec: { type: "string", arg: "FILE", default: "plugin.yaml", help: "the plugin spec" },
   },

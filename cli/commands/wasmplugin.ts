@@ -4,6 +4,7 @@ import { stringify } from "yaml";
 import { type Command, type Io, str, type Values } from "../args.js";
 import { CliError, ExitCode, usage } from "../errors.js";
 import { loadKubeTarget, serverSideApply } from "../kube.js";
+import { refusePlaceholderSecrets } from "../placeholders.js";
 import { loadSpec } from "../spec.js";
 import { buildWasmPlugin, readData, validateWasmPlugin } from "../wasmplugin.js";
 
@@ -38,6 +39,11 @@ async function run(values: Values, positionals: string[], io: Io): Promise<void>
         ExitCode.invalid,
       );
     matchRules = r;
+  }
+  // README's "<a long random token>" or the kit's replace-with-… must not reach a gateway.
+  if (values["allow-placeholders"] !== true) {
+    refusePlaceholderSecrets(config, configFile);
+    if (matchRules && rulesFile) refusePlaceholderSecrets(matchRules, rulesFile);
   }
   const priorityText = str(values, "priority");
   const priority = priorityText === undefined ? undefined : Number(priorityText);
@@ -111,17 +117,22 @@ changes nothing.`,
       default: "higress-system",
       help: "namespace Higress watches",
     },
-    phase: { type: "string", arg: "PHASE", help: "override plugin.yaml spec.phase" },
+    phase: {
+      type: "string",
+      choices: ["UNSPECIFIED_PHASE", "AUTHN", "AUTHZ", "STATS"],
+      help: "override plugin.yaml spec.phase",
+    },
     priority: { type: "string", arg: "N", help: "override plugin.yaml spec.priority" },
     "fail-strategy": {
       type: "string",
       arg: "FAIL_CLOSE|FAIL_OPEN",
+      choices: ["FAIL_CLOSE", "FAIL_OPEN"],
       help: "what a fatal plugin error does",
     },
     "image-pull-policy": {
       type: "string",
-      arg: "POLICY",
-      help: "IfNotPresent | Always | UNSPECIFIED_POLICY",
+      choices: ["IfNotPresent", "Always", "UNSPECIFIED_POLICY"],
+      help: "when the gateway pulls the image again",
     },
     "image-pull-secret": {
       type: "string",
@@ -132,11 +143,15 @@ changes nothing.`,
     output: {
       type: "string",
       short: "o",
-      arg: "yaml|json",
+      choices: ["yaml", "json"],
       default: "yaml",
       help: "printed format",
     },
     apply: { type: "boolean", help: "server-side apply to the cluster instead of printing" },
+    "allow-placeholders": {
+      type: "boolean",
+      help: "keep placeholder secrets (replace-with-…) as given: for writing a template",
+    },
     "force-conflicts": {
       type: "boolean",
       help: "with --apply, take over fields another manager owns",
