@@ -7,11 +7,12 @@ import { byHost, renderHostJson, renderJson, renderPrometheus } from "./admin_re
 import { ByteBuffer } from "./byte_buffer";
 import { parseSocketAddress } from "./cidr";
 import { AdminConfig, KeyBy } from "./config";
-import { ConnectionTable, HostCount } from "./connection_table";
+import { ConnectionTable } from "./connection_table";
 import { DrainSource } from "./drain";
-import { DrainController, DrainOutcome } from "./drain_controller";
 import { writeDrainJson } from "./drain_render";
+import { DrainOutcome, Drains } from "./drains";
 import { checkedKey, hostKeyFor, hostKeyProblem } from "./host_key";
+import { HostCount, hostCount, snapshot } from "./table_view";
 
 export class AdminRequest {
   method: string = "";
@@ -59,7 +60,7 @@ export class AdminEndpoint {
     public config: AdminConfig,
     public gateway: string,
     public table: ConnectionTable,
-    public drains: DrainController,
+    public drains: Drains,
     public defaultDeadlineSeconds: i32,
     public keyBy: KeyBy,
   ) {}
@@ -113,21 +114,21 @@ export class AdminEndpoint {
       prometheus = req.accept!.includes("text/plain") && !req.accept!.includes("application/json");
     }
     if (query.host !== null) {
-      const one = this.table.hostCount(query.host!);
+      const one = hostCount(this.table, query.host!);
       if (prometheus) {
         return new AdminReply(200, PROM_TYPE, renderPrometheus(this.gateway, [one], one.overflow));
       }
       return new AdminReply(200, JSON_TYPE, renderHostJson(this.gateway, one));
     }
-    const snapshot = this.table.snapshot();
+    const all = snapshot(this.table);
     if (prometheus) {
       return new AdminReply(
         200,
         PROM_TYPE,
-        renderPrometheus(this.gateway, snapshot.hosts, snapshot.overflow),
+        renderPrometheus(this.gateway, all.hosts, all.overflow),
       );
     }
-    return new AdminReply(200, JSON_TYPE, renderJson(this.gateway, snapshot));
+    return new AdminReply(200, JSON_TYPE, renderJson(this.gateway, all));
   }
 
   /** POST starts (or returns the running) drain, DELETE cancels it, GET lists drains. */
@@ -153,7 +154,7 @@ export class AdminEndpoint {
     }
     if (outcome.drain === null) return problem(outcome.status, outcome.error);
     // Re-read so the answer shows a completion that happened in this very request.
-    const current = this.table.hostCount(host);
+    const current = hostCount(this.table, host);
     const active = current.active;
     const d = current.drain !== null ? current.drain! : outcome.drain!;
     const out = new ByteBuffer(512);
@@ -165,10 +166,10 @@ export class AdminEndpoint {
   }
 
   private drainList(): ArrayBuffer {
-    const snapshot = this.table.snapshot();
+    const all = snapshot(this.table);
     const drained: HostCount[] = [];
-    for (let i = 0; i < snapshot.hosts.length; i++) {
-      const h = unchecked(snapshot.hosts[i]);
+    for (let i = 0; i < all.hosts.length; i++) {
+      const h = unchecked(all.hosts[i]);
       if (h.drain !== null) drained.push(h);
     }
     drained.sort(byHost);

@@ -1,8 +1,8 @@
 // Admin responses: the JSON document and the Prometheus text exposition of the counts, written
 // into one byte buffer (see byte_buffer.ts for why).
 import { ByteBuffer } from "./byte_buffer";
-import { HostCount, TableSnapshot } from "./connection_table";
 import { writeDrainFields } from "./drain_render";
+import { HostCount, TableSnapshot } from "./table_view";
 
 export function byHost(a: HostCount, b: HostCount): i32 {
   return a.host < b.host ? -1 : a.host > b.host ? 1 : 0;

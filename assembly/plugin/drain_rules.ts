@@ -73,3 +73,19 @@ export function deliveryName(d: Delivery): string {
 export function sourceName(s: DrainSource): string {
   return s == DrainSource.Config ? "config" : "admin";
 }
+
+/**
+ * How the webhook module wants a completion recorded: set by it from config, read by the table
+ * when a write completes an episode (the delivery state is part of that same write).
+ */
+export class DeliveryTerms {
+  /** Whether a completed episode has a webhook to deliver. */
+  enabled: bool = false;
+  /** How long a delivery lease lasts. */
+  leaseMillis: i64 = 10_000;
+  /**
+   * True during on_configure, which may run in Envoy's throw-away canary VM: a completion
+   * written then is left unowned, for the first worker that ticks to deliver.
+   */
+  unowned: bool = false;
+}

@@ -1,17 +1,29 @@
-// An index bucket maps host names to slot numbers. Hosts hash into a fixed number of buckets so
-// that a lookup reads one small value, not a list of every tracked host.
+// A list of (host, slot) pairs in one shared-data value. Three lists use this form: each index
+// bucket (`index/<b>`: the hosts hashing to bucket b and their slots; hosts hash into a fixed
+// number of buckets so a lookup reads one small value, not a list of every tracked host), the
+// open-drains list (`drains`: hosts whose drain needs a tick's attention, and their slots), and
+// the list of hosts granted a gauge (`metered`, slot unused).
 //
 // Layout: u16 entries | entries x (u16 hostBytes, host UTF-8, u32 slot)
 
 export const BUCKETS: i32 = 1024;
 
-export class Bucket {
+/** The decoded list. */
+export class HostSlots {
   hosts: Array<string> = [];
   slots: Array<i32> = [];
 
   slotOf(host: string): i32 {
     for (let i = 0; i < this.hosts.length; i++) {
       if (unchecked(this.hosts[i]) == host) return unchecked(this.slots[i]);
+    }
+    return -1;
+  }
+
+  /** `slot` if the exact pair (host, slot) is listed, else -1. */
+  has(host: string, slot: i32): i32 {
+    for (let i = 0; i < this.hosts.length; i++) {
+      if (unchecked(this.hosts[i]) == host && unchecked(this.slots[i]) == slot) return slot;
     }
     return -1;
   }
@@ -54,8 +66,8 @@ export class Bucket {
   }
 }
 
-export function decodeBucket(bytes: ArrayBuffer): Bucket {
-  const bucket = new Bucket();
+export function decodeHostSlots(bytes: ArrayBuffer): HostSlots {
+  const bucket = new HostSlots();
   const size = <usize>bytes.byteLength;
   if (size < 2) return bucket;
   let p = changetype<usize>(bytes);

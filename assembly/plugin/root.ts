@@ -1,6 +1,6 @@
 // The root context: one per plugin configuration in each VM. A config update creates a new root
 // beside the old one (which keeps serving the streams it started), while the counting and drain
-// state lives in VM-wide objects and shared data, so it carries across updates.
+// state lives in one VmState per VM and in shared data, so it carries across updates.
 import { HttpContext, RootContext } from "../abi/context";
 import { LogLevel } from "../abi/enums";
 import {
@@ -14,16 +14,37 @@ import {
 import { AdminEndpoint } from "./admin";
 import { Config, parseConfig } from "./config";
 import { ConnectionTable } from "./connection_table";
-import { DrainController } from "./drain_controller";
+import { DeliveryTerms } from "./drain_rules";
+import { Drains } from "./drains";
 import { PlayerStream } from "./player_stream";
+import { Webhook } from "./webhook";
 
-/** One table and one drain controller per VM, shared by every root context the VM ever has. */
-export const table = new ConnectionTable();
-export const drains = new DrainController(table);
+/** What one VM keeps across every root context it ever has: its table, webhook and drains. */
+export class VmState {
+  readonly table: ConnectionTable;
+  readonly webhook: Webhook;
+  readonly drains: Drains;
+
+  constructor() {
+    const terms = new DeliveryTerms();
+    const table = new ConnectionTable(terms);
+    const webhook = new Webhook(table, terms);
+    this.table = table;
+    this.webhook = webhook;
+    this.drains = new Drains(table, webhook);
+  }
+}
 
 export class ConnDrainRoot extends RootContext {
   config: Config | null = null;
   admin: AdminEndpoint | null = null;
+
+  constructor(
+    id: u32,
+    private vm: VmState,
+  ) {
+    super(id);
+  }
 
   onConfigure(size: u32): bool {
     refreshLogLevel();
@@ -33,18 +54,20 @@ export class ConnDrainRoot extends RootContext {
       return false;
     }
     const config = parsed.config!;
-    if (!table.configure(config)) {
+    const vm = this.vm;
+    if (!vm.table.configure(config)) {
       log(LogLevel.Error, "config rejected: shared data refused the plugin's keys");
       return false;
     }
     this.config = config;
     const gateway = gatewayId(config);
-    drains.configure(config, gateway, this.id);
+    vm.webhook.configure(config, gateway, this.id);
+    vm.drains.configure(config);
     this.admin = new AdminEndpoint(
       config.admin,
       gateway,
-      table,
-      drains,
+      vm.table,
+      vm.drains,
       config.drain.deadlineSeconds,
       config.keyBy,
     );
@@ -63,20 +86,20 @@ export class ConnDrainRoot extends RootContext {
 
   onTick(): void {
     refreshLogLevel();
-    table.heartbeat();
-    drains.tick();
+    this.vm.table.heartbeat();
+    this.vm.drains.tick();
   }
 
   onHttpCallResponse(token: u32, headers: u32, bodySize: u32, trailers: u32): void {
-    drains.onHttpCallResponse(token, headers);
+    this.vm.webhook.onHttpCallResponse(token, headers);
   }
 
-  /** A stream gets what it needs from the root that creates it: its config, table, admin. */
+  /** A stream gets what it needs from the root that creates it. */
   createHttpContext(id: u32): HttpContext {
     const config = this.config;
     // Envoy creates streams only for a root whose configure succeeded; be inert otherwise.
     if (config === null) return new HttpContext(id, this);
-    return new PlayerStream(id, this, config, table, this.admin);
+    return new PlayerStream(id, this, config, this.vm.table, this.vm.webhook, this.admin);
   }
 }
 

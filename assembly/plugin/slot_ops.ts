@@ -3,8 +3,8 @@
 // any side effect and the op runs again on the fresh value.
 import { WasmResult } from "../abi/enums";
 import { SharedRead, sharedGet } from "../abi/hostcalls";
-import { decodeBucket } from "./bucket";
 import { HostMetrics } from "./host_metrics";
+import { decodeHostSlots } from "./host_slots";
 import { FLAG_CLAIMING, FLAG_METERED, Slot } from "./slot";
 
 export abstract class SlotOp {
@@ -101,7 +101,7 @@ export class OverflowCountOp extends CountOp {
   apply(slot: Slot, self: u32, now: i64): bool {
     this.indexed = false;
     if (this.delta > 0 && sharedGet(this.bucketKey, this.read).status == WasmResult.Ok) {
-      if (decodeBucket(this.read.value).slotOf(this.host) >= 0) {
+      if (decodeHostSlots(this.read.value).slotOf(this.host) >= 0) {
         this.indexed = true;
         this.countDelta = 0;
         return false;
