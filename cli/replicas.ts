@@ -8,6 +8,7 @@ import type { Flag, Io, Values } from "./args.js";
 import { list, str } from "./args.js";
 import { CliError, ExitCode, type ExitCodeValue, usage } from "./errors.js";
 import { kubeRequest, loadKubeTarget } from "./kube.js";
+import { refusePlaceholder } from "./placeholders.js";
 
 /** Flags shared by status and drain. */
 export const replicaFlags: Record<string, Flag> = {
@@ -94,7 +95,15 @@ export function adminToken(values: Values, io: Io, command: string): string | un
     }
     if (!token) throw usage(`--token-file ${file} is empty`, command);
   }
+  const source =
+    flag !== undefined
+      ? "--token"
+      : file !== undefined
+        ? `--token-file ${file}`
+        : "CONN_DRAIN_ADMIN_TOKEN";
   token ??= io.env.CONN_DRAIN_ADMIN_TOKEN || undefined;
+  // README's "export CONN_DRAIN_ADMIN_TOKEN=..." copied as is, or the kit's replace-with-….
+  refusePlaceholder(token, `the admin token (${source})`, "give the plugin's real admin.token");
   if (token !== undefined && !/^[\x21-\x7e]+$/.test(token))
     throw usage("the admin token must be printable characters without spaces", command);
   // No token is allowed: a plugin can guard its admin path with allowCidrs alone.

@@ -4,7 +4,7 @@ import { basename, resolve } from "node:path";
 import { type Command, type Io, list, str, type Values } from "../args.js";
 import { CliError, ExitCode, usage } from "../errors.js";
 import { resolveCredentials } from "../oci/auth.js";
-import { buildImage, type Format } from "../oci/image.js";
+import { buildImage, FORMATS, type Format } from "../oci/image.js";
 import { writeLayout } from "../oci/layout.js";
 import {
   formatReference,
@@ -57,9 +57,8 @@ function readmes(values: Values, cwd: string): { file: string; lang?: string; da
 }
 
 async function run(values: Values, positionals: string[], io: Io): Promise<void> {
+  // parse() has refused any other value (Flag.choices).
   const format = (str(values, "format") ?? "higress") as Format;
-  if (format !== "higress" && format !== "wasm")
-    throw usage(`--format must be higress or wasm, not "${format}"`, "image");
   const layout = str(values, "oci-layout");
   if (positionals.length > 1) throw usage("give one image reference", "image");
   const refArg = positionals[0];
@@ -134,7 +133,7 @@ async function run(values: Values, positionals: string[], io: Io): Promise<void>
       plainHttp,
       credentials,
       chunkSize,
-      onProgress: values.quiet ? undefined : progressPrinter(io),
+      onProgress: progressPrinter(io),
     });
     io.out(`${formatReference({ ...ref, tag: tags[0], digest: image.digest })}\n`);
   }
@@ -145,10 +144,11 @@ export const imageCommand: Command = {
   summary: "Package build/plugin.wasm as an OCI image and push it, or write an OCI image layout.",
   usage: "image [REGISTRY/REPOSITORY[:TAG]] [--oci-layout DIR] [options]",
   description: `
-The default format is Higress's multi-layer plugin image: plugin.yaml as the spec.yaml layer
-(the console renders its config form from it), README.md / README_<LANG>.md doc layers, and
-plugin.tar.gz holding plugin.wasm as the last, tar+gzip layer. --format wasm writes the Wasm OCI
-artifact instead (one application/vnd.module.wasm.content.layer.v1+wasm layer).
+The default format is Higress's multi-layer plugin image: plugin.yaml as the spec.yaml layer,
+README.md / README_<LANG>.md doc layers, and plugin.tar.gz holding plugin.wasm as the last,
+tar+gzip layer (the gateway's image fetcher reads only that last layer). --format wasm writes the
+Wasm OCI artifact instead: two layers, the runtime config and the raw module, exactly what the
+fetcher's OCI-artifact path takes. Both load in Higress and Istio ≥ 1.16 (docs/cli.md).
 
 With a reference the image is pushed over the OCI Distribution API; the tag defaults to
 plugin.yaml's info.version. Progress goes to stderr; stdout gets one line, the pushed reference
@@ -161,7 +161,7 @@ and CONN_DRAIN_REGISTRY_PASSWORD, else the docker config file (docker login). Ba
 bearer-token registries are both handled. Without a reference, --oci-layout writes an OCI image
 layout directory and needs nothing running; stdout then gets oci:DIR:TAG@sha256:….`,
   flags: {
-    format: { type: "string", arg: "higress|wasm", default: "higress", help: "image format" },
+    format: { type: "string", choices: FORMATS, default: "higress", help: "image format" },
     "oci-layout": { type: "string", arg: "DIR", help: "write an OCI image layout to DIR" },
     tag: { type: "string", multiple: true, arg: "TAG", help: "extra tag to set" },
     wasm: { type: "string", arg: "FILE", default: "build/plugin.wasm", help: "the plugin module" },
@@ -182,7 +182,6 @@ layout directory and needs nothing running; stdout then gets oci:DIR:TAG@sha256:
     password: { type: "string", arg: "PASS", help: "registry password (prefer --password-stdin)" },
     "plain-http": { type: "boolean", help: "speak HTTP, not HTTPS, to a non-loopback registry" },
     "chunk-size": { type: "string", arg: "BYTES", help: "upload chunk size (default 1 MiB)" },
-    quiet: { type: "boolean", short: "q", help: "no progress lines" },
   },
   examples: [
     "npx conn-drain image --oci-layout out/",

@@ -233,7 +233,10 @@ async function watch(clients: AdminClient[], host: string | undefined, values: V
       const fleet = await gather(clients, host);
       const title = `Every ${interval}s: conn-drain status${host ? ` --host ${host}` : ""} (${clients.length} replicas)`;
       const body = values.json ? `${JSON.stringify(fleetJson(fleet))}\n` : renderFleet(fleet);
-      io.out(`\x1b[H\x1b[2J${title}  ${new Date().toISOString()}\n\n${body}`);
+      // Clear and home only on a terminal; piped or logged, frames follow each other, each
+      // starting with its "Every …" title line, and no escape bytes land in the file.
+      const lead = io.outIsTTY ? "\x1b[H\x1b[2J" : round > 1 ? "\n" : "";
+      io.out(`${lead}${title}  ${new Date().toISOString()}\n\n${body}`);
       if (round < count && !stop)
         await new Promise<void>((r) => {
           const t = setTimeout(r, interval * 1000);

@@ -7,11 +7,12 @@
 // defines). A registry that answers 401 says how to authenticate in WWW-Authenticate: "Basic"
 // (htpasswd), or "Bearer realm=…,service=…,scope=…" — then a token is fetched from the realm
 // (distribution spec/auth/token.md) and sent as "Authorization: Bearer <token>".
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { CliError, ExitCode } from "../errors.js";
+import { refusePlaceholder } from "../placeholders.js";
 
 export interface Credentials {
   username: string;
@@ -40,28 +41,84 @@ function dockerConfigPath(env: NodeJS.ProcessEnv): string {
   return join(env.DOCKER_CONFIG ?? join(env.HOME ?? homedir(), ".docker"), "config.json");
 }
 
-/** Keys docker writes for a registry: the bare host, with a scheme, and Hub's legacy URL. */
-function configKeys(registry: string): string[] {
-  const keys = [registry, `https://${registry}`, `http://${registry}`, `https://${registry}/v1/`];
-  if (registry === "docker.io") keys.push("https://index.docker.io/v1/", "index.docker.io");
-  return keys;
+/**
+ * Docker Hub's credentials live under the key Docker has always used for it,
+ * https://index.docker.io/v1/ — the key `docker login` writes and the server URL a credential
+ * helper is asked for (go-containerregistry pkg/authn/keychain.go, defaultKeychain.ResolveContext:
+ * DefaultAuthKey; Istio's pkg/wasm/imagefetcher.go, wasmKeyChain.Resolve, does the same).
+ */
+export const DOCKER_HUB_KEY = "https://index.docker.io/v1/";
+
+/** The server address docker uses for a registry: Hub's legacy URL, else host[:port]. */
+export function serverAddress(registry: string): string {
+  return registry === "docker.io" ? DOCKER_HUB_KEY : registry;
 }
 
-function fromHelper(helper: string, registry: string): Credentials | undefined {
-  try {
-    const out = execFileSync(`docker-credential-${helper}`, ["get"], {
-      input: registry,
-      encoding: "utf8",
-      stdio: ["pipe", "pipe", "ignore"],
-      timeout: 15_000,
-    });
-    const j = JSON.parse(out) as { Username?: string; Secret?: string };
-    if (j.Username && j.Secret) {
-      return { username: j.Username, password: j.Secret, source: `docker-credential-${helper}` };
-    }
-  } catch {
-    // No entry in the helper (it exits non-zero) or no helper installed: go on anonymous.
+/** Keys docker writes for a registry: its server address first, then the spellings seen in files. */
+function configKeys(registry: string): string[] {
+  if (registry === "docker.io")
+    return [DOCKER_HUB_KEY, "index.docker.io", "https://index.docker.io", "docker.io"];
+  return [registry, `https://${registry}`, `http://${registry}`, `https://${registry}/v1/`];
+}
+
+// What a helper prints (on stdout, exit 1) when it has nothing for the server: anonymous then,
+// as docker does (docker/docker-credential-helpers credentials/error.go, client/client.go Get).
+const NOT_FOUND = "credentials not found in native keychain";
+
+function fromHelper(
+  helper: string,
+  registry: string,
+  origin: string,
+  env: NodeJS.ProcessEnv,
+): Credentials | undefined {
+  const bin = `docker-credential-${helper}`;
+  const hint = `install ${bin}, fix ${origin}, or pass --username and --password-stdin`;
+  const r = spawnSync(bin, ["get"], {
+    input: serverAddress(registry),
+    encoding: "utf8",
+    env, // the caller's PATH finds the helper, as docker's does
+    timeout: 15_000,
+  });
+  // EPIPE: the helper exited without reading the server address; its exit status says the rest.
+  if (r.error && (r.error as NodeJS.ErrnoException).code !== "EPIPE") {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    throw new CliError(
+      code === "ENOENT"
+        ? `docker credential helper ${bin} (${origin}) is not installed or not on PATH`
+        : code === "ETIMEDOUT"
+          ? `docker credential helper ${bin} (${origin}) did not answer within 15 s`
+          : `docker credential helper ${bin} (${origin}) could not run: ${r.error.message}`,
+      hint,
+      ExitCode.auth,
+    );
   }
+  const out = (r.stdout ?? "").trim();
+  if (r.status !== 0) {
+    if (out === NOT_FOUND) return undefined;
+    const why = (out || (r.stderr ?? "").trim() || `exit ${r.status ?? r.signal}`).split("\n")[0];
+    throw new CliError(
+      `docker credential helper ${bin} (${origin}) failed for ${serverAddress(registry)}: ${why}`,
+      hint,
+      ExitCode.auth,
+    );
+  }
+  let j: { Username?: string; Secret?: string };
+  try {
+    j = JSON.parse(out) as { Username?: string; Secret?: string };
+  } catch {
+    throw new CliError(
+      `docker credential helper ${bin} (${origin}) answered something that is not JSON`,
+      hint,
+      ExitCode.auth,
+    );
+  }
+  if (j.Username === "<token>")
+    throw new CliError(
+      `docker credential helper ${bin} holds an identity token for ${serverAddress(registry)}; identity tokens are not supported`,
+      "pass --username and --password-stdin",
+      ExitCode.auth,
+    );
+  if (j.Username && j.Secret) return { username: j.Username, password: j.Secret, source: bin };
   return undefined;
 }
 
@@ -70,19 +127,37 @@ export function fromDockerConfig(
   env: NodeJS.ProcessEnv,
 ): Credentials | undefined {
   const file = dockerConfigPath(env);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined; // no docker login
+    throw new CliError(
+      `cannot read the docker config ${file}: ${(err as Error).message}`,
+      "fix its permissions, or pass --username and --password-stdin",
+      ExitCode.invalid,
+    );
+  }
   let cfg: {
     auths?: Record<string, { auth?: string; username?: string; password?: string }>;
     credHelpers?: Record<string, string>;
     credsStore?: string;
   };
   try {
-    cfg = JSON.parse(readFileSync(file, "utf8"));
-  } catch {
-    return undefined;
+    cfg = JSON.parse(text);
+    if (typeof cfg !== "object" || cfg === null || Array.isArray(cfg))
+      throw new Error("not an object");
+  } catch (err) {
+    // Docker itself refuses such a file; going on anonymous would hide why the push is refused.
+    throw new CliError(
+      `the docker config ${file} is not valid JSON: ${(err as Error).message}`,
+      "fix or remove the file (docker login writes it), or point DOCKER_CONFIG elsewhere",
+      ExitCode.invalid,
+    );
   }
   for (const key of configKeys(registry)) {
     const helper = cfg.credHelpers?.[key];
-    if (helper) return fromHelper(helper, registry);
+    if (helper) return fromHelper(helper, registry, `credHelpers["${key}"] in ${file}`, env);
   }
   for (const key of configKeys(registry)) {
     const a = cfg.auths?.[key];
@@ -90,12 +165,18 @@ export function fromDockerConfig(
     if (a.auth) {
       const plain = Buffer.from(a.auth, "base64").toString("utf8");
       const i = plain.indexOf(":");
-      if (i > 0) return { username: plain.slice(0, i), password: plain.slice(i + 1), source: file };
+      if (i <= 0)
+        throw new CliError(
+          `auths["${key}"].auth in the docker config ${file} is not base64 of user:password`,
+          "run docker login again, or pass --username and --password-stdin",
+          ExitCode.invalid,
+        );
+      return { username: plain.slice(0, i), password: plain.slice(i + 1), source: file };
     }
     if (a.username && a.password)
       return { username: a.username, password: a.password, source: file };
   }
-  if (cfg.credsStore) return fromHelper(cfg.credsStore, registry);
+  if (cfg.credsStore) return fromHelper(cfg.credsStore, registry, `credsStore in ${file}`, env);
   return undefined;
 }
 
@@ -112,11 +193,23 @@ export function resolveCredentials(
         ExitCode.usage,
       );
     }
+    refusePlaceholder(
+      flags.password,
+      "the registry password",
+      "give the registry's real password or access token",
+    );
     return { username: flags.username, password: flags.password, source: "flags" };
   }
   const u = env.CONN_DRAIN_REGISTRY_USERNAME;
   const p = env.CONN_DRAIN_REGISTRY_PASSWORD;
-  if (u && p !== undefined) return { username: u, password: p, source: "environment" };
+  if (u && p !== undefined) {
+    refusePlaceholder(
+      p,
+      "CONN_DRAIN_REGISTRY_PASSWORD",
+      "set it to the registry password or token",
+    );
+    return { username: u, password: p, source: "environment" };
+  }
   return fromDockerConfig(registry, env);
 }
 

@@ -51,6 +51,10 @@ export function parseReference(input: string): Reference {
   } else if (!s.includes("/")) {
     repository = `library/${s}`;
   }
+  // Docker's own spellings of Hub are Hub (distribution/reference normalize.go): one set of
+  // credentials (under https://index.docker.io/v1/) and one API host for all of them.
+  if (registry === "index.docker.io" || registry === "registry-1.docker.io") registry = "docker.io";
+  if (registry === "docker.io" && !repository.includes("/")) repository = `library/${repository}`;
   if (!REPO.test(repository)) throw bad(`"${repository}" is not a valid repository name`);
   const apiHost = registry === "docker.io" ? "registry-1.docker.io" : registry;
   return { registry, apiHost, repository, tag, digest };

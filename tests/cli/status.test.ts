@@ -311,7 +311,8 @@ describe("status --watch", () => {
       out += c.toString();
     });
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-    const frames = () => out.split("\x1b[H\x1b[2J").slice(1);
+    // stdout is a pipe, so no clear-screen escapes: each frame starts with its "Every" line.
+    const frames = () => out.split(/^(?=Every )/m).filter((f) => f.startsWith("Every "));
     const hostLine = (f: string) => f.split("\n").find((l) => l.startsWith(HOST)) ?? "";
     try {
       await waitFor(
