@@ -226,6 +226,9 @@ const test = (expr: string, seconds: number, want: Want): ExprTest => ({
   exp_samples: want.map(([l, value]) => ({ labels: labels(l), value })),
 });
 
+const perHostOf = (v: Record<string, number>): Want =>
+  Object.entries(v).map(([host, n]) => [{ host }, n]);
+
 /** Prometheus's histogram_quantile over cumulative buckets (linear inside the bucket). */
 function bucketQuantile(q: number, le: number[], values: number[]): number {
   const cumulative = le.map((b) => values.filter((v) => v <= b).length);
@@ -247,8 +250,7 @@ describe.runIf(run)("every dashboard query on real exposition (promtool test rul
   const end = (k: number) => timeline.phaseEnd(k);
   // Counters read with increase() over $__rate_interval, 30 s after the phase they changed in.
   const after = (k: number) => timeline.phaseStart(k) + 30;
-  const perHost = (v: Record<string, number>): Want =>
-    Object.entries(v).map(([host, n]) => [{ host }, n]);
+  const perHost = perHostOf;
 
   async function expectPromtool(tests: ExprTest[]): Promise<void> {
     const r = await promtoolTest(timeline, tests);
@@ -356,5 +358,58 @@ describe.runIf(run)("every dashboard query on real exposition (promtool test rul
       close(promql(exprOf(9, "B")), end(2), bucketQuantile(0.95, le, durations)),
       close(promql(exprOf(9, "C")), end(2), mean),
     ]);
+  });
+});
+
+describe.runIf(run)("with more hosts than maxHosts: overflow streams (promtool test rules)", () => {
+  let game0: GameServer | undefined;
+  let game1: GameServer | undefined;
+  let c: LocalGateway | undefined;
+  const mine: Player[] = [];
+  const overflowTimeline = new ScrapeTimeline(15, 24);
+
+  afterAll(async () => {
+    await Promise.allSettled(mine.map((p) => p.leave(2_000)));
+    await c?.close();
+    await game0?.close();
+    await game1?.close();
+  });
+
+  it("a host that found no slot is in panel 4 only; panels 1 and 4 together cover every player", async () => {
+    game0 = await startGameServer("game0");
+    game1 = await startGameServer("game1");
+    c = await startLocalGateway({
+      workers: 2,
+      nodeId: "higress-gateway-5d8f-c",
+      // One slot: game0 (first) gets it, game1's streams go to the overflow buckets.
+      config: pluginConfig({ webhook: undefined, maxHosts: 1 }),
+      routes: [
+        { host: G0, address: game0.address, cluster: defaultCluster(G0, "0:5000") },
+        { host: G1, address: game1.address, cluster: defaultCluster(G1, "0:5000") },
+      ],
+    });
+    const gwc = c;
+    for (let i = 0; i < 2; i++) mine.push(await joinGame(gwc.url, G0, 100 + i));
+    for (let i = 0; i < 3; i++) mine.push(await joinGame(gwc.url, G1, 200 + i));
+    const cAdmin = new AdminClient(gwc.url, ADMIN_TOKEN);
+    await waitFor(
+      "replica c to count 5 streams",
+      async () => (await cAdmin.view()).totalActive === 5,
+    );
+    overflowTimeline.nextPhase();
+    overflowTimeline.add(await cAdmin.prometheus(), {
+      job: "conn-drain",
+      instance: "10.0.0.12:80",
+      pod: "higress-gateway-5d8f-c",
+      namespace: "higress-system",
+    });
+    const t = overflowTimeline.phaseEnd(0);
+    const r = await promtoolTest(overflowTimeline, [
+      test(promql(exprOf(1)), t, [[{}, 2]]),
+      test(promql(exprOf(4)), t, [[{}, 3]]),
+      test(promql(exprOf(5)), t, perHostOf({ [G0]: 2 })),
+      test(`${promql(exprOf(1))} + ${promql(exprOf(4))}`, t, [[{}, 5]]),
+    ]);
+    expect(r.output, `promtool test rules failed:\n${r.output}`).toContain("SUCCESS");
   });
 });
