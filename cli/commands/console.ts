@@ -1,14 +1,17 @@
 // `conn-drain console`: register (or update) the plugin in the Higress console, optionally
-// enabling it globally or on routes/domains/services with a config.
+// enabling it globally or on routes/domains/services with a config. Before anything is sent, the
+// cluster is read for a resource of this plugin that `conn-drain wasmplugin` (or a hand) made:
+// one plugin, one path (cli/wasmplugin.ts, docs/cli.md).
 import { resolve } from "node:path";
 import { type Command, type Io, list, str, type Values } from "../args.js";
 import { ConsoleClient, type ConsolePlugin, type Scope } from "../console.js";
 import { CliError, ExitCode, usage } from "../errors.js";
+import { type KubeTarget, loadKubeTarget } from "../kube.js";
 import { formatReference, parseReference } from "../oci/reference.js";
 import { refusePlaceholder, refusePlaceholderSecrets } from "../placeholders.js";
 import { loadSpec } from "../spec.js";
 import { compile } from "../validate.js";
-import { readData } from "../wasmplugin.js";
+import { checkBeforeConsole, listWasmPlugins, readData } from "../wasmplugin.js";
 
 function parseScope(s: string): Scope {
   if (s === "global") return { kind: "global" };
@@ -76,10 +79,31 @@ async function run(values: Values, positionals: string[], io: Io): Promise<void>
     );
 
   const name = str(values, "name") ?? spec.name;
+  const namespace = str(values, "namespace") ?? "higress-system";
+  if (values["skip-cluster-check"] !== true) {
+    let target: KubeTarget;
+    try {
+      target = loadKubeTarget({
+        kubeconfig: str(values, "kubeconfig"),
+        context: str(values, "context"),
+        env: io.env,
+      });
+    } catch (err) {
+      if (!(err instanceof CliError)) throw err;
+      throw new CliError(
+        `cannot check the cluster for a WasmPlugin of ${name} that 'conn-drain wasmplugin' applied: ${err.message}`,
+        "give --kubeconfig/--context, or --skip-cluster-check if only the console ever manages this plugin",
+        err.code,
+      );
+    }
+    checkBeforeConsole(await listWasmPlugins(target, namespace), name, namespace);
+  }
   const plugin: ConsolePlugin = {
     name,
     pluginVersion: spec.version,
-    category: spec.category, // the console files every custom plugin under "custom"
+    // addCustom/updateCustom file every custom plugin under "custom" (PluginCategory.CUSTOM);
+    // plugin.yaml's info.category is for the image's spec.yaml.
+    category: "custom",
     title: spec.title,
     description: spec.description,
     ...(spec.iconUrl ? { icon: spec.iconUrl } : {}),
@@ -97,9 +121,13 @@ async function run(values: Values, positionals: string[], io: Io): Promise<void>
   };
   const client = new ConsoleClient(url);
   await client.login(username, password);
-  const { plugin: saved, created } = await client.upsertPlugin(plugin);
+  const {
+    plugin: saved,
+    created,
+    replaced,
+  } = await client.upsertPlugin(plugin, { allowVersionChange: values.replace === true });
   io.err(
-    `conn-drain console: ${created ? "created" : "updated"} plugin ${name} (${plugin.imageRepository}:${plugin.imageVersion})\n`,
+    `conn-drain console: ${created ? "created" : "updated"} plugin ${name} (${plugin.imageRepository}:${plugin.imageVersion})${replaced ? `; the console replaced ${name}-${replaced} with ${name}-${spec.version}` : ""}\n`,
   );
   for (const scope of scopes) {
     await client.putInstance(name, scope, true, config);
@@ -120,12 +148,18 @@ export const consoleCommand: Command = {
     "console --url URL --image REGISTRY/REPO:TAG[@sha256:…] [--enable SCOPE --config FILE] [options]",
   description: `
 Logs in to the Higress console (session cookie), then creates the custom plugin by name or, if it
-exists, updates it: image repository and tag, version, title, description, category, phase and
-priority from plugin.yaml. The console renders the plugin's config form from the image's
-spec.yaml layer, so push with 'conn-drain image' (Higress format) first. --enable global,
-route:NAME, domain:NAME or service:NAME (repeatable) turns the plugin on there with --config,
-which is checked against plugin.yaml's schema first. The password comes from --password-stdin
-or CONN_DRAIN_CONSOLE_PASSWORD; the user defaults to admin. stdout gets one JSON line.`,
+exists, updates it: image repository and tag, version, title, description, phase and priority
+from plugin.yaml. The console keeps it as the WasmPlugin NAME-VERSION. For a custom plugin the
+console reads none of the image's layers and has no config form (its config schema is an empty
+object), so --config is checked against plugin.yaml's schema here before anything is sent.
+--enable global, route:NAME, domain:NAME or service:NAME (repeatable) turns the plugin on there
+with --config. First the cluster is read (kube context as for 'wasmplugin --apply', namespace
+-n): a resource of this plugin that 'conn-drain wasmplugin' or a hand made is refused, because
+the console would replace it or load the plugin a second time beside it; choose one path. A new
+plugin.yaml info.version makes the console replace NAME-OLD with NAME-NEW, which changes the
+gateway's filter chain and can cut long connections: that needs --replace. The password comes
+from --password-stdin or CONN_DRAIN_CONSOLE_PASSWORD; the user defaults to admin. stdout gets
+one JSON line.`,
   flags: {
     url: { type: "string", arg: "URL", help: "console address (or CONN_DRAIN_CONSOLE_URL)" },
     username: {
@@ -155,6 +189,27 @@ or CONN_DRAIN_CONSOLE_PASSWORD; the user defaults to admin. stdout gets one JSON
       help: "when the gateway pulls the image again",
     },
     "image-pull-secret": { type: "string", arg: "SECRET", help: "docker pull Secret name" },
+    replace: {
+      type: "boolean",
+      help: "allow a new plugin version (the console replaces the resource)",
+    },
+    namespace: {
+      type: "string",
+      short: "n",
+      arg: "NS",
+      default: "higress-system",
+      help: "namespace the console keeps WasmPlugins in",
+    },
+    kubeconfig: {
+      type: "string",
+      arg: "FILE",
+      help: "kubeconfig for the cluster check (default: $KUBECONFIG or ~/.kube/config)",
+    },
+    context: { type: "string", arg: "NAME", help: "kube context (default: current-context)" },
+    "skip-cluster-check": {
+      type: "boolean",
+      help: "do not look for a resource 'conn-drain wasmplugin' made (no kube access)",
+    },
     spec: { type: "string", arg: "FILE", default: "plugin.yaml", help: "the plugin spec" },
   },
   examples: [

@@ -6,7 +6,14 @@ import { CliError, ExitCode, usage } from "../errors.js";
 import { loadKubeTarget, serverSideApply } from "../kube.js";
 import { refusePlaceholderSecrets } from "../placeholders.js";
 import { loadSpec } from "../spec.js";
-import { buildWasmPlugin, readData, validateWasmPlugin } from "../wasmplugin.js";
+import {
+  buildWasmPlugin,
+  checkBeforeApply,
+  deleteWasmPlugin,
+  listWasmPlugins,
+  readData,
+  validateWasmPlugin,
+} from "../wasmplugin.js";
 
 async function run(values: Values, positionals: string[], io: Io): Promise<void> {
   if (positionals.length > 0) throw usage(`unexpected argument "${positionals[0]}"`, "wasmplugin");
@@ -60,11 +67,12 @@ async function run(values: Values, positionals: string[], io: Io): Promise<void>
     });
   const namespace = str(values, "namespace") ?? "higress-system";
 
+  const pluginName = str(values, "name") ?? spec.name;
   const res = buildWasmPlugin({
     spec,
     image,
     sha256: str(values, "sha256"),
-    name: str(values, "name") ?? spec.name,
+    name: pluginName,
     namespace,
     config: config as Record<string, unknown>,
     matchRules,
@@ -80,6 +88,14 @@ async function run(values: Values, positionals: string[], io: Io): Promise<void>
     io.out(str(values, "output") === "json" ? `${JSON.stringify(res, null, 2)}\n` : stringify(res));
     return;
   }
+  // Before writing: a resource of this plugin made by the console (or by hand) is refused, and
+  // one of ours under another name (another info.version, or the old bare name) needs --replace.
+  const stale = checkBeforeApply(
+    await listWasmPlugins(target, namespace),
+    res,
+    pluginName,
+    values.replace === true,
+  );
   const live = await serverSideApply(target, res, "wasmplugins", {
     fieldManager: "conn-drain",
     force: values["force-conflicts"] === true,
@@ -89,6 +105,13 @@ async function run(values: Values, positionals: string[], io: Io): Promise<void>
     `conn-drain wasmplugin: applied ${namespace}/${res.metadata.name} to context "${target.context}" (resourceVersion ${meta.resourceVersion ?? "?"})\n`,
   );
   io.out(`wasmplugin.extensions.higress.io/${res.metadata.name} serverside-applied\n`);
+  // Applied first, deleted second, as the console does (WasmPluginServiceImpl.updateCustom): the
+  // gateway has the new plugin before the old one goes.
+  for (const old of stale) {
+    await deleteWasmPlugin(target, namespace, old.metadata.name);
+    io.err(`conn-drain wasmplugin: deleted ${namespace}/${old.metadata.name} (--replace)\n`);
+    io.out(`wasmplugin.extensions.higress.io/${old.metadata.name} deleted\n`);
+  }
 }
 
 export const wasmpluginCommand: Command = {
@@ -96,20 +119,32 @@ export const wasmpluginCommand: Command = {
   summary: "Write the Higress WasmPlugin resource for the pushed image, or apply it with --apply.",
   usage: "wasmplugin --image REF@sha256:DIGEST --config FILE [--apply] [options]",
   description: `
-Builds an extensions.higress.io/v1alpha1 WasmPlugin: url oci://REF@sha256:… (or a tag plus
---sha256), phase and priority from plugin.yaml (flags override), defaultConfig from --config
-(YAML or JSON), and optional matchRules (a YAML list of {ingress|domain|service: [...], config}).
-The config is checked against plugin.yaml's configSchema and the resource against
-schemas/wasmplugin.v1alpha1.schema.json before anything is printed or sent; an error names the
-field path. Without --apply the YAML goes to stdout for 'kubectl apply -f -'. With --apply it is
-server-side applied (field manager conn-drain) to the current kube context; applying twice
-changes nothing.`,
+Builds an extensions.higress.io/v1alpha1 WasmPlugin named and labelled as the Higress console
+names a custom plugin, so the console lists it: NAME-VERSION (plugin.yaml info.name and
+info.version), labels higress.io/wasm-plugin-{name,version,category,built-in} and
+higress.io/resource-definer, plus app.kubernetes.io/managed-by: conn-drain to mark it as this
+command's. Spec: url oci://REF@sha256:… (or a tag plus --sha256), phase and priority from
+plugin.yaml (flags override), failStrategy FAIL_OPEN unless --fail-strategy says otherwise,
+defaultConfig from --config (YAML or JSON), optional matchRules (a YAML list of
+{ingress|domain|service: [...], config}). The config is checked against plugin.yaml's
+configSchema and the resource against schemas/wasmplugin.v1alpha1.schema.json before anything is
+printed or sent; an error names the field path. Without --apply the YAML goes to stdout for
+'kubectl apply -f -'. With --apply it is server-side applied (field manager conn-drain) to the
+current kube context; applying twice changes nothing. Choose this command or 'conn-drain
+console' for a plugin, not both: --apply refuses when the console (or a hand) made a resource of
+this plugin, and when one of ours has another version, unless --replace, which applies the new one
+and then deletes the old; a new name changes the gateway's filter chain, which can cut long
+connections.`,
   flags: {
     image: { type: "string", arg: "REF", help: "pushed image, REGISTRY/REPO[:TAG]@sha256:…" },
     sha256: { type: "string", arg: "HEX", help: "image digest when --image is a tag" },
     config: { type: "string", arg: "FILE", help: "plugin config (defaultConfig), YAML or JSON" },
     "match-rules": { type: "string", arg: "FILE", help: "matchRules list, YAML or JSON" },
-    name: { type: "string", arg: "NAME", help: "resource name (default: plugin.yaml info.name)" },
+    name: {
+      type: "string",
+      arg: "NAME",
+      help: "plugin name; the resource is NAME-VERSION (default: plugin.yaml info.name)",
+    },
     namespace: {
       type: "string",
       short: "n",
@@ -125,9 +160,10 @@ changes nothing.`,
     priority: { type: "string", arg: "N", help: "override plugin.yaml spec.priority" },
     "fail-strategy": {
       type: "string",
-      arg: "FAIL_CLOSE|FAIL_OPEN",
-      choices: ["FAIL_CLOSE", "FAIL_OPEN"],
-      help: "what a fatal plugin error does",
+      arg: "FAIL_OPEN|FAIL_CLOSE",
+      choices: ["FAIL_OPEN", "FAIL_CLOSE"],
+      default: "FAIL_OPEN",
+      help: "on a plugin that fails to load or traps: pass traffic on, or answer 5xx",
     },
     "image-pull-policy": {
       type: "string",
@@ -152,6 +188,10 @@ changes nothing.`,
       type: "boolean",
       help: "keep placeholder secrets (replace-with-…) as given: for writing a template",
     },
+    replace: {
+      type: "boolean",
+      help: "with --apply, delete this plugin's resources of other versions after applying",
+    },
     "force-conflicts": {
       type: "boolean",
       help: "with --apply, take over fields another manager owns",
@@ -165,7 +205,8 @@ changes nothing.`,
   },
   examples: [
     'npx conn-drain wasmplugin --image "$REF" --config conn-drain.yaml | kubectl apply -f -',
-    'npx conn-drain wasmplugin --image "$REF" --config conn-drain.yaml --fail-strategy FAIL_OPEN --apply',
+    'npx conn-drain wasmplugin --image "$REF" --config conn-drain.yaml --apply',
+    'npx conn-drain wasmplugin --image "$REF" --config conn-drain.yaml --apply --replace   # after a version bump',
   ],
   run,
 };
