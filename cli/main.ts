@@ -38,9 +38,9 @@ function topHelp(): string {
     ...rows,
     "",
     "Options for every command:",
-    "  -h, --help    show the command's help",
-    "  -q, --quiet   no progress on stderr (errors still print)",
-    "      --version print conn-drain's version",
+    "  -h, --help     show the command's help",
+    "  -q, --quiet    no progress on stderr (errors still print)",
+    "      --version  print conn-drain's version",
     "",
     "Run 'conn-drain <command> --help' for a command's options. Exit codes: 0 ok, 1 failure,",
     "2 bad flag or argument, 3 unreachable, 4 auth, 5 invalid input, 6 conflict.",
@@ -68,6 +68,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const names = commands.map((c) => c.name);
     if (name.startsWith("-")) {
       const longs = Object.keys(commonFlags).map((f) => `--${f}`);
+      if (name === "-q" || name === "--quiet") {
+        io.err(`conn-drain: ${name} goes after the command, e.g. 'conn-drain image ${name} …'\n`);
+        return ExitCode.usage;
+      }
       const meant = closest(name, longs);
       io.err(
         `conn-drain: Unknown option '${name}' — ${meant ? `did you mean ${meant}? ` : ""}options go after the command; run 'conn-drain --help'\n`,
