@@ -26,16 +26,17 @@ import {
   sharedSet,
   sharedSetAt,
 } from "../abi/hostcalls";
-import { editValue, ListEdit, ValueEdit } from "./cas";
+import { editValue, ValueEdit } from "./cas";
 import { Config } from "./config";
 import { CompletionReason } from "./drain";
 import { completeDrain, DeliveryTerms } from "./drain_rules";
+import { Gauges } from "./gauges";
 import { HostCache, HostEntry, Lease } from "./host_cache";
 import { HostMetrics, hostMetricName, OVERFLOW_METRIC } from "./host_metrics";
 import { BUCKETS, bucketOf, HostSlots } from "./host_slots";
 import { decodeU32, encodeU32, ensure, SharedKeys } from "./shared_keys";
 import { decodeSlot, Edit, editCount, FLAG_METERED, freeSlotValue, Slot, SlotWriter } from "./slot";
-import { CountOp, MeterOp, OverflowCountOp, PruneOp, SlotOp } from "./slot_ops";
+import { CountOp, OverflowCountOp, PruneOp, SlotOp } from "./slot_ops";
 import { Placed, SlotPlacement } from "./slot_placement";
 import { VmLiveness } from "./vm_liveness";
 
@@ -101,15 +102,15 @@ export class ConnectionTable {
   readonly metrics: HostMetrics = new HostMetrics();
   /** Every host key this VM has seen, with its slot hint and lease. */
   readonly hosts: HostCache = new HostCache(1024);
-  // Assigned first thing in the constructor; it holds the table, so it cannot be built before.
+  // Assigned first thing in the constructor: they hold the table, so cannot be built before.
   readonly placement!: SlotPlacement;
+  readonly gauges!: Gauges;
   /** Counts configs applied, so per-host facts tied to one config can tell they are stale. */
   generation: u32 = 0;
   /** The time at the last tick or configure: close enough to stamp counting writes by. */
   tickClock: i64 = 0;
   /** Episodes this VM's writes completed, not yet signalled (see takeCompleted). */
   private completed: Array<Completion> = [];
-  private toldGaugeCap: bool = false;
   private writer: SlotWriter = new SlotWriter();
   private sweepCursor: i32 = 0;
   private overflowSweep: i32 = 0;
@@ -118,6 +119,7 @@ export class ConnectionTable {
 
   constructor(public terms: DeliveryTerms) {
     this.placement = new SlotPlacement(this);
+    this.gauges = new Gauges(this);
     // Each VM sweeps from its own place, so that VMs do not sweep in lockstep.
     this.sweepCursor = <i32>((this.liveness.selfId >> 10) % 1024);
   }
@@ -137,7 +139,6 @@ export class ConnectionTable {
     this.metricsEnabled = config.metricsEnabled;
     this.metricsMaxHosts = config.metricsMaxHosts;
     this.generation++;
-    this.toldGaugeCap = false;
     if (this.sweepCursor >= this.maxHosts) this.sweepCursor = 0;
     this.tickClock = nowMillis();
     if (!this.ensureKeys()) return false;
@@ -422,46 +423,6 @@ export class ConnectionTable {
   overflowAt(b: i32): i64 {
     if (sharedGet(this.keys.overflow(b), this.overflowRead).status != WasmResult.Ok) return 0;
     return this.total(decodeSlot(this.overflowRead.value));
-  }
-
-  // ---- gauges ------------------------------------------------------------------------------
-
-  /** Whether `lease` could still earn a gauge (so the caller need not look at the upstream). */
-  wantsGauge(lease: Lease): bool {
-    const entry = lease.entry;
-    return (
-      this.metricsEnabled &&
-      !lease.overflow &&
-      !entry.metered &&
-      !(entry.gaugeDenied && entry.deniedIn == this.generation)
-    );
-  }
-
-  /**
-   * Gives a host its own Envoy gauge once it has reached an upstream. Envoy never frees a
-   * metric, so at most metrics.maxHosts names are ever granted per process (recorded in the
-   * shared `metered` list); past that, hosts are counted but have no gauge of their own.
-   */
-  grantGauge(lease: Lease): void {
-    if (!this.wantsGauge(lease)) return;
-    const entry = lease.entry;
-    const host = entry.host;
-    const reserve = new ListEdit(host, 0, true, true, this.metricsMaxHosts);
-    if (!editValue(this.keys.metered, reserve) || reserve.slot < 0) {
-      entry.gaugeDenied = true;
-      entry.deniedIn = this.generation;
-      // Once per VM and config: a flood of new hosts past the cap must not flood the log.
-      if (!this.toldGaugeCap) {
-        this.toldGaugeCap = true;
-        log(
-          LogLevel.Info,
-          "metrics.maxHosts reached: " + host + " and later hosts are counted without a gauge",
-        );
-      }
-      return;
-    }
-    const r = this.update(lease.key, host, new MeterOp(this.metrics, hostMetricName(host)));
-    if (r.status == Update.Ok || r.status == Update.Declined) entry.metered = true;
   }
 }
 

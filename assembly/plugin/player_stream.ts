@@ -91,8 +91,8 @@ export class PlayerStream extends HttpContext {
     }
     const lease = this.lease;
     // Only hosts that really reached an upstream earn a gauge (Envoy never frees one).
-    if (lease !== null && this.table.wantsGauge(lease) && this.hasUpstream()) {
-      this.table.grantGauge(lease);
+    if (lease !== null && this.table.gauges.wanted(lease) && this.hasUpstream()) {
+      this.table.gauges.grant(lease);
     }
     return Action.Continue;
   }

@@ -3,7 +3,7 @@
 // order (see place()): claim, publish in the index, fence the host's overflow slot, finish.
 import { LogLevel, WasmResult } from "../abi/enums";
 import { log, nowMillis, SharedRead, sharedGet, sharedSet } from "../abi/hostcalls";
-import { editValue, ListEdit } from "./cas";
+import { editValue, ListEdit, ValueEdit } from "./cas";
 import { ConnectionTable, OVERFLOW_HOST, overflowBucketOf, Update } from "./connection_table";
 import { hostMetricName } from "./host_metrics";
 import { bucketOf, decodeHostSlots } from "./host_slots";
@@ -199,13 +199,18 @@ export class SlotPlacement {
 
   /** Gives back a slot claimed by this VM but never indexed. */
   private release(i: i32, host: string): void {
-    const key = this.table.keys.slot(i);
-    while (true) {
-      if (sharedGet(key, this.read).status != WasmResult.Ok) return;
-      const slot = decodeSlot(this.read.value);
-      // Only a claim nobody else may have used (found through the index) is given back.
-      if (slot.host != host || !slot.claiming) return;
-      if (sharedSet(key, freeSlotValue(), this.read.cas) != WasmResult.CasMismatch) return;
-    }
+    editValue(this.table.keys.slot(i), new ReleaseEdit(host));
+  }
+}
+
+/** Frees a slot that still holds `host`'s claim (one nobody may have used: see SlotOp). */
+class ReleaseEdit extends ValueEdit {
+  constructor(public host: string) {
+    super();
+  }
+
+  edit(current: ArrayBuffer): ArrayBuffer | null {
+    const slot = decodeSlot(current);
+    return slot.host == this.host && slot.claiming ? freeSlotValue() : null;
   }
 }

@@ -14,6 +14,7 @@
 // A judge that has not yet watched a VM for that long counts it as alive (late, never false).
 import { WasmResult } from "../abi/enums";
 import { nowMillis, randomU32, SharedRead, sharedGet, sharedSet } from "../abi/hostcalls";
+import { editValue, ValueEdit } from "./cas";
 import { SharedKeys } from "./shared_keys";
 
 const HEARTBEAT_BYTES = 20;
@@ -106,30 +107,6 @@ export class VmLiveness {
     }
   }
 
-  /** Adds `id` to (or removes it from) the shared list of VM ids, by compare-and-swap. */
-  private editList(keys: SharedKeys, id: u32, add: bool): void {
-    while (true) {
-      if (sharedGet(keys.vms, this.read).status != WasmResult.Ok) return;
-      const list = this.read.value;
-      const p = changetype<usize>(list);
-      const n = list.byteLength >> 2;
-      let at = -1;
-      for (let i = 0; i < n; i++) if (load<u32>(p + ((<usize>i) << 2)) == id) at = i;
-      if (add == at >= 0 || (add && n >= MAX_LISTED)) return;
-      const next = new ArrayBuffer((n + (add ? 1 : -1)) << 2);
-      const q = changetype<usize>(next);
-      if (add) {
-        memory.copy(q, p, (<usize>n) << 2);
-        store<u32>(q + ((<usize>n) << 2), id);
-      } else {
-        // The last id takes the removed one's place.
-        memory.copy(q, p, (<usize>(n - 1)) << 2);
-        if (at < n - 1) store<u32>(q + ((<usize>at) << 2), load<u32>(p + ((<usize>(n - 1)) << 2)));
-      }
-      if (sharedSet(keys.vms, next, this.read.cas) != WasmResult.CasMismatch) return;
-    }
-  }
-
   /** Whether `vmId`'s entries still count. No host call: verdicts are formed on ticks. */
   isAlive(vmId: u32): bool {
     if (vmId == this.selfId) return true;
@@ -137,5 +114,39 @@ export class VmLiveness {
     if (this.watched.size >= MAX_WATCHED) this.watched.clear();
     this.watched.set(vmId, new Watch());
     return true;
+  }
+
+  /** Adds `id` to (or removes it from) the shared list of VM ids. */
+  private editList(keys: SharedKeys, id: u32, add: bool): void {
+    editValue(keys.vms, new VmListEdit(id, add));
+  }
+}
+
+/** The shared list of VM ids: u32 ids, back to back. */
+class VmListEdit extends ValueEdit {
+  constructor(
+    public id: u32,
+    public add: bool,
+  ) {
+    super();
+  }
+
+  edit(list: ArrayBuffer): ArrayBuffer | null {
+    const p = changetype<usize>(list);
+    const n = list.byteLength >> 2;
+    let at = -1;
+    for (let i = 0; i < n; i++) if (load<u32>(p + ((<usize>i) << 2)) == this.id) at = i;
+    if (this.add == at >= 0 || (this.add && n >= MAX_LISTED)) return null;
+    const next = new ArrayBuffer((n + (this.add ? 1 : -1)) << 2);
+    const q = changetype<usize>(next);
+    if (this.add) {
+      memory.copy(q, p, (<usize>n) << 2);
+      store<u32>(q + ((<usize>n) << 2), this.id);
+    } else {
+      // The last id takes the removed one's place.
+      memory.copy(q, p, (<usize>(n - 1)) << 2);
+      if (at < n - 1) store<u32>(q + ((<usize>at) << 2), load<u32>(p + ((<usize>(n - 1)) << 2)));
+    }
+    return next;
   }
 }
