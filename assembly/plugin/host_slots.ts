@@ -67,10 +67,14 @@ export class HostSlots {
 }
 
 export function decodeHostSlots(bytes: ArrayBuffer): HostSlots {
+  return decodeHostSlotsAt(changetype<usize>(bytes), <usize>bytes.byteLength);
+}
+
+/** Decodes the list at `p` (a value read in place); a malformed tail is dropped. */
+export function decodeHostSlotsAt(at: usize, size: usize): HostSlots {
   const bucket = new HostSlots();
-  const size = <usize>bytes.byteLength;
   if (size < 2) return bucket;
-  let p = changetype<usize>(bytes);
+  let p = at;
   const end = p + size;
   const n = <i32>load<u16>(p);
   p += 2;

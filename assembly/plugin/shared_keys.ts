@@ -21,15 +21,18 @@ export class SharedKeys {
 
   constructor(public prefix: string) {}
 
+  private bucketBytes: Array<ArrayBuffer | null> = [];
+
   /** `slot(i)` as bytes, encoded on first use and kept. */
   slotKeyBytes(i: i32): ArrayBuffer {
-    while (this.slotBytes.length <= i) this.slotBytes.push(null);
-    let b = unchecked(this.slotBytes[i]);
-    if (b === null) {
-      b = String.UTF8.encode(this.slot(i));
-      unchecked((this.slotBytes[i] = b));
-    }
-    return b;
+    const b = kept(this.slotBytes, i);
+    return b !== null ? b : keep(this.slotBytes, i, this.slot(i));
+  }
+
+  /** `bucket(b)` as bytes, encoded on first use and kept. */
+  bucketKeyBytes(b: i32): ArrayBuffer {
+    const k = kept(this.bucketBytes, b);
+    return k !== null ? k : keep(this.bucketBytes, b, this.bucket(b));
   }
 
   slot(i: i32): string {
@@ -61,6 +64,17 @@ export class SharedKeys {
   vm(id: u32): string {
     return this.prefix + "vm/" + id.toString(16);
   }
+}
+
+function kept(cache: Array<ArrayBuffer | null>, i: i32): ArrayBuffer | null {
+  return i < cache.length ? unchecked(cache[i]) : null;
+}
+
+function keep(cache: Array<ArrayBuffer | null>, i: i32, key: string): ArrayBuffer {
+  while (cache.length <= i) cache.push(null);
+  const b = String.UTF8.encode(key);
+  unchecked((cache[i] = b));
+  return b;
 }
 
 const scratch = new SharedRead();

@@ -1,11 +1,12 @@
 // Reading the table for the admin endpoint and the drain ticks: one host's count, or every
 // tracked host's. Reads only; every write goes through ConnectionTable.
 import { WasmResult } from "../abi/enums";
-import { rawPtr, rawSize, releaseRaw, SharedRead, sharedGet, sharedGetRaw } from "../abi/hostcalls";
+import { rawPtr, rawSize, releaseRaw, SharedRead, sharedGet, sharedGetAt } from "../abi/hostcalls";
 import { ConnectionTable, OVERFLOW_BUCKETS, overflowBucketOf } from "./connection_table";
 import { Drain } from "./drain";
-import { decodeU32 } from "./shared_keys";
-import { decodeSlot, decodeSlotAt, isFreeAt, Slot } from "./slot";
+import { BUCKETS, decodeHostSlotsAt } from "./host_slots";
+import { SharedKeys } from "./shared_keys";
+import { decodeSlot, decodeSlotAt, Slot } from "./slot";
 
 export class HostCount {
   constructor(
@@ -47,7 +48,12 @@ export function hostCount(table: ConnectionTable, host: string): HostCount {
   return new HostCount(host, active + overflow, slot === null ? null : slot.drain, overflow);
 }
 
-/** Every tracked host with its live total, in slot order, plus the overflow figure. */
+/**
+ * Every tracked host with its live total, plus the overflow figure. Hosts are found through the
+ * index (1,024 buckets, most of them empty and skipped without decoding), so an answer costs
+ * what is tracked, not maxHosts: one read per bucket and one per tracked host. A host is listed
+ * once its claim is published; a claim still in progress shows a moment later.
+ */
 export function snapshot(table: ConnectionTable): TableSnapshot {
   const out = new TableSnapshot();
   const overflow = new Array<i64>(OVERFLOW_BUCKETS);
@@ -56,29 +62,38 @@ export function snapshot(table: ConnectionTable): TableSnapshot {
     unchecked((overflow[b] = n));
     out.overflow += n;
   }
-  let capacity = table.maxHosts;
-  const read = new SharedRead();
-  if (sharedGet(table.keys.capacity, read).status == WasmResult.Ok) {
-    capacity = max(capacity, <i32>decodeU32(read.value));
-  }
-  for (let i = 0; i < capacity; i++) {
-    // Most slots of a large table are free: look at the raw bytes before decoding anything.
-    if (sharedGetRaw(table.keys.slot(i)) != WasmResult.Ok) continue;
+  const keys = table.keys;
+  for (let b = 0; b < BUCKETS; b++) {
+    if (sharedGetAt(keys.bucketKeyBytes(b)) != WasmResult.Ok) continue;
     const p = rawPtr();
     const size = rawSize();
-    if (isFreeAt(p, size)) {
+    // An empty bucket is its u16 count of 0.
+    if (size < 2 || load<u16>(p) == 0) {
       releaseRaw(p);
       continue;
     }
-    const slot = decodeSlotAt(p, size);
+    const bucket = decodeHostSlotsAt(p, size);
     releaseRaw(p);
-    // A claim not yet finished is listed too: if it is given back, its stream is counted again
-    // elsewhere, so for that moment the listing errs high, never low.
-    const active = table.total(slot);
-    const shared = unchecked(overflow[overflowBucketOf(slot.host)]);
-    out.hosts.push(new HostCount(slot.host, active + shared, slot.drain, shared));
-    out.totalActive += active;
+    for (let k = 0; k < bucket.hosts.length; k++) {
+      const host = unchecked(bucket.hosts[k]);
+      const slot = slotIn(keys, unchecked(bucket.slots[k]), host);
+      // A stale index entry (the slot went to another host) lists nothing.
+      if (slot === null) continue;
+      const active = table.total(slot);
+      const shared = unchecked(overflow[overflowBucketOf(host)]);
+      out.hosts.push(new HostCount(host, active + shared, slot.drain, shared));
+      out.totalActive += active;
+    }
   }
   out.totalActive += out.overflow;
   return out;
+}
+
+/** Slot `i`'s value if it holds `host`, read through the slot key's cached bytes. */
+function slotIn(keys: SharedKeys, i: i32, host: string): Slot | null {
+  if (sharedGetAt(keys.slotKeyBytes(i)) != WasmResult.Ok) return null;
+  const p = rawPtr();
+  const slot = decodeSlotAt(p, rawSize());
+  releaseRaw(p);
+  return slot.host == host ? slot : null;
 }
