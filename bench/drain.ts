@@ -12,7 +12,7 @@ export const WEBHOOK_CLUSTER = "outbound|8080||drain-hook.ops.svc.cluster.local"
 /** Streams per host; the last one closed is the one timed. */
 const STREAMS_PER_HOST = 3;
 
-const webhookConfig = {
+export const webhookConfig = {
   webhook: {
     cluster: WEBHOOK_CLUSTER,
     authority: "drain-hook.ops.svc.cluster.local",
@@ -69,12 +69,12 @@ export interface DrainResult {
   seed: SeedLatency;
 }
 
-function webhookCount(gw: Gateway): number {
+export function webhookCount(gw: Gateway): number {
   return gw.httpCalls().filter((c) => c.cluster === WEBHOOK_CLUSTER).length;
 }
 
 /** Opens the host's streams, optionally starts its drain, closes all but one. */
-function prepare(gw: Gateway, host: string, k: number, drain: boolean): Stream {
+export function prepare(gw: Gateway, host: string, k: number, drain: boolean): Stream {
   const open: Stream[] = [];
   for (let s = 0; s < STREAMS_PER_HOST; s++) {
     open.push(openPlayer(gw, (k + s) % gw.workerCount, host));

@@ -59,13 +59,21 @@ export interface BenchGatewayOptions {
 
 /** A gateway running conn-drain (release build) or the no-op plugin, logs not recorded. */
 export function benchGateway(kind: Kind, opts: BenchGatewayOptions): Promise<Gateway> {
+  return gatewayFor(moduleOf(kind), opts);
+}
+
+/** The same gateway for any module (another commit's build, an instrumented copy). */
+export function gatewayFor(
+  module: WebAssembly.Module,
+  opts: BenchGatewayOptions,
+): Promise<Gateway> {
   const config = {
     admin: { token: ADMIN_TOKEN },
     maxHosts: opts.maxHosts ?? BENCH_MAX_HOSTS,
     ...opts.config,
   };
   return createGateway({
-    wasm: moduleOf(kind),
+    wasm: module,
     workers: opts.workers,
     // The no-op plugin ignores its configuration; it gets the same bytes anyway.
     config: JSON.stringify(config),
