@@ -1,9 +1,9 @@
 // Admin request fuzzing: odd methods, paths, queries, encodings, huge and repeated headers, bad
 // tokens. Every answer must be a proper status, and nobody unauthenticated may see any data.
-import type { Gateway } from "../host/index.js";
+import { type Gateway, Rng } from "../host/index.js";
 import { ADMIN_TOKEN, connectPlayer, gateway } from "../tests/plugin/harness.js";
 import { type Campaign, type Scale, timed } from "./campaign.js";
-import { Rng } from "./rng.js";
+import { nastyString } from "./rng.js";
 
 const ALLOWED = new Set([200, 202, 400, 401, 403, 404, 405, 409, 503]);
 const SECRET_HOST = "secret-game.example.com";
@@ -34,8 +34,8 @@ function randomPath(rng: Rng): string {
       String(rng.int(1e9)),
       "-1",
       "a".repeat(rng.int(3000)),
-      Buffer.from(rng.nastyString(20)).toString("hex"),
-      rng.nastyString(20),
+      Buffer.from(nastyString(rng, 20)).toString("hex"),
+      nastyString(rng, 20),
     ]);
     parts.push(rng.chance(0.1) ? name : `${name}=${value}`);
   }
@@ -57,17 +57,17 @@ function randomHeaders(rng: Rng, token: string): Array<[string, string]> {
         "get",
         "",
         "CONNECT",
-        rng.nastyString(8),
+        nastyString(rng, 8),
       ]),
     ],
     [":path", randomPath(rng)],
-    [":authority", rng.pick(["gw.example.com", "", SECRET_HOST, rng.nastyString(40)])],
+    [":authority", rng.pick(["gw.example.com", "", SECRET_HOST, nastyString(rng, 40)])],
   ];
   const auth = rng.int(6);
   if (auth === 0) h.push(["authorization", `Bearer ${token}`]);
   else if (auth === 1) h.push(["authorization", `Bearer ${token}x`]);
   else if (auth === 2) h.push(["authorization", `bearer ${token}`]);
-  else if (auth === 3) h.push(["authorization", `Bearer ${rng.nastyString(100)}`]);
+  else if (auth === 3) h.push(["authorization", `Bearer ${nastyString(rng, 100)}`]);
   else if (auth === 4)
     h.push(["authorization", `Bearer ${token}`], ["authorization", "Bearer nope"]);
   if (rng.chance(0.3))
@@ -78,7 +78,7 @@ function randomHeaders(rng: Rng, token: string): Array<[string, string]> {
         "application/json",
         "*/*",
         "text/plain, application/json",
-        rng.nastyString(30),
+        nastyString(rng, 30),
       ]),
     ]);
   if (rng.chance(0.02)) h.push(["x-huge", "h".repeat(64 * 1024)]);

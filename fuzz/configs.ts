@@ -2,7 +2,7 @@
 // be refused without a trap, leaving the previous config in force.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Gateway } from "../host/index.js";
+import { type Gateway, Rng } from "../host/index.js";
 import {
   ADMIN_TOKEN,
   adminRequest,
@@ -11,7 +11,6 @@ import {
   gateway,
 } from "../tests/plugin/harness.js";
 import { type Campaign, type Scale, timed } from "./campaign.js";
-import { Rng } from "./rng.js";
 
 const CORPUS = "fuzz/corpus/config";
 

@@ -1,7 +1,7 @@
 // Faults: a worker dying mid-drain, the webhook cluster gone for long then back, a config update
 // every second under traffic, a drain cancelled and restarted over and over. No lost or double
 // signal, no count outliving its TTL.
-import type { Stream } from "../host/index.js";
+import { Rng, type Stream } from "../host/index.js";
 import {
   completeKey,
   drainConfig,
@@ -11,7 +11,6 @@ import {
 } from "../tests/plugin/drain-harness.js";
 import { adminRequest, connectPlayer, counts } from "../tests/plugin/harness.js";
 import { type Campaign, type Findings, type Scale, timed } from "./campaign.js";
-import { Rng } from "./rng.js";
 
 const post = (gw: Awaited<ReturnType<typeof drainGateway>>, host: string) =>
   adminRequest(gw, `/.conn-drain/drain?host=${host}`, { method: "POST" });

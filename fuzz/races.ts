@@ -1,6 +1,6 @@
 // Races: opens and closes on 8 worker VMs with a competing write injected at every shared-data
 // read of a slot or index key. Every count exact at every checkpoint, never negative, zero at end.
-import type { Stream } from "../host/index.js";
+import { Rng, type Stream } from "../host/index.js";
 import {
   ADMIN_TOKEN,
   activeByHost,
@@ -9,7 +9,6 @@ import {
   gateway,
 } from "../tests/plugin/harness.js";
 import { type Campaign, type Scale, timed } from "./campaign.js";
-import { Rng } from "./rng.js";
 
 const WORKERS = 8;
 

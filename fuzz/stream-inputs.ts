@@ -1,10 +1,10 @@
 // Header and property fuzzing: huge, empty, NUL, non-UTF-8 (as raw property bytes), missing
 // pseudo-headers and properties. No trap; a stream with a usable key is counted under exactly the
 // key the plugin documents, any other is skipped, and every count returns to zero.
-import type { Stream } from "../host/index.js";
+import { Rng, type Stream } from "../host/index.js";
 import { ADMIN_TOKEN, counts, gateway } from "../tests/plugin/harness.js";
 import { type Campaign, type Scale, timed } from "./campaign.js";
-import { Rng } from "./rng.js";
+import { nastyString } from "./rng.js";
 
 /** The plugin's documented key rules, independently: printable ASCII, 1..255 bytes. */
 function usable(key: string): boolean {
@@ -56,7 +56,7 @@ export const streamInputCampaign: Campaign = {
               "[::1]:80",
               "[::1",
               "a b",
-              rng.nastyString(40),
+              nastyString(rng, 40),
               "x".repeat(rng.pick([255, 256, 70000])),
             ]);
             const cluster = rng.pick<string | Uint8Array | undefined>([
@@ -71,13 +71,13 @@ export const streamInputCampaign: Campaign = {
               "10.0.0.1:5000",
               "",
               "[fd00::1]:5000",
-              rng.nastyString(30),
+              nastyString(rng, 30),
             ]);
             const properties: Record<string, string | Uint8Array> = {};
             if (cluster !== undefined) properties.cluster_name = cluster;
             const s = gw.worker(rng.int(2)).openStream({ properties });
             const headers: Array<[string, string]> = [[":method", "GET"]];
-            if (rng.chance(0.9)) headers.push([":path", rng.pick(["/", "", rng.nastyString(30)])]);
+            if (rng.chance(0.9)) headers.push([":path", rng.pick(["/", "", nastyString(rng, 30)])]);
             if (authority !== "" || rng.chance(0.5)) headers.push([":authority", authority]);
             s.sendRequestHeaders(headers);
             if (upstream !== undefined) s.connectUpstream({ address: upstream });

@@ -1,10 +1,10 @@
 // Webhook reply fuzzing: any status, missing or huge bodies, odd headers, resets and timeouts.
 // No trap, and the delivery state always matches what the receiver answered.
-import type { HttpCall } from "../host/index.js";
+import { type HttpCall, Rng } from "../host/index.js";
 import { drainGateway, WEBHOOK_CLUSTER } from "../tests/plugin/drain-harness.js";
 import { adminRequest } from "../tests/plugin/harness.js";
 import { type Campaign, type Scale, timed } from "./campaign.js";
-import { Rng } from "./rng.js";
+import { nastyString } from "./rng.js";
 
 export const webhookCampaign: Campaign = {
   name: "webhook reply fuzzing",
@@ -85,8 +85,8 @@ function reply(
     k === 2
       ? 200 + rng.int(100)
       : rng.pick([100, 101, 199, 300, 302, 400, 404, 409, 429, 500, 502, 503, 599]);
-  const body = rng.pick(["", "ok", "x".repeat(1 << 20), rng.nastyString(200)]);
-  const headers: Array<[string, string]> = rng.chance(0.2) ? [["x-odd", rng.nastyString(50)]] : [];
+  const body = rng.pick(["", "ok", "x".repeat(1 << 20), nastyString(rng, 200)]);
+  const headers: Array<[string, string]> = rng.chance(0.2) ? [["x-odd", nastyString(rng, 50)]] : [];
   gw.respondHttpCall(call, { status, body, headers });
   return status >= 200 && status < 300 ? "delivered" : undefined;
 }

@@ -15,7 +15,7 @@ import {
 import { utf8Encode } from "./memory.js";
 import { type MetricSnapshot, MetricsRegistry } from "./metrics.js";
 import { type PropertiesInput, PropertyBag } from "./properties.js";
-import { makeRandom, mulberry32 } from "./random.js";
+import { makeRandom, Rng } from "./random.js";
 import {
   ConfigRollout,
   type ConfigUpdateResult,
@@ -120,7 +120,7 @@ export class Gateway {
    */
   private baseFailure: string | undefined;
   private rollout: ConfigRollout | undefined;
-  private readonly rolloutRandom: () => number;
+  private readonly rolloutRandom: Rng;
   private readonly rolloutGap: readonly [number, number];
 
   private constructor(
@@ -140,7 +140,7 @@ export class Gateway {
     this.logLevel = levelNumber(options.logLevel ?? "info");
     this.config = bytesOf(options.config);
     // Its own stream, so rollouts never shift what the plugin draws from random_get.
-    this.rolloutRandom = mulberry32(
+    this.rolloutRandom = new Rng(
       ((options.rolloutSeed ?? options.randomSeed ?? 1) ^ 0x9e3779b9) >>> 0,
     );
     this.rolloutGap = checkGap(options.rolloutGapMs ?? [0, 5]);
@@ -341,7 +341,7 @@ export class Gateway {
   }
 
   private rolloutPause([min, max]: readonly [number, number]): void {
-    const ms = min + Math.floor((this.rolloutRandom() / 2 ** 32) * (max - min + 1));
+    const ms = min + Math.floor((this.rolloutRandom.next() / 2 ** 32) * (max - min + 1));
     if (ms > 0) this.clock.advance(ms);
   }
 
@@ -349,7 +349,7 @@ export class Gateway {
   private defaultOrder(): number[] {
     const workers = this.vms.slice(1).map((vm) => vm.index);
     for (let i = workers.length - 1; i > 0; i--) {
-      const j = this.rolloutRandom() % (i + 1);
+      const j = this.rolloutRandom.int(i + 1);
       [workers[i], workers[j]] = [workers[j] as number, workers[i] as number];
     }
     return [0, ...workers];

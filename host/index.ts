@@ -33,6 +33,7 @@ export {
   type PropertyValue,
   propertyKey,
 } from "./properties.js";
+export { makeRandom, Rng } from "./random.js";
 export {
   ConfigRollout,
   type ConfigUpdateResult,

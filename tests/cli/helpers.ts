@@ -8,6 +8,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll } from "vitest";
 import { main } from "../../cli/main.js";
+import { Rng } from "../../host/index.js";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -41,12 +42,7 @@ export async function runCli(
 
 /** A valid wasm module with a custom section of `size` pseudo-random bytes (chunked uploads). */
 export function fixtureWasm(size: number, seed = 1): Buffer {
-  const payload = Buffer.alloc(size);
-  let x = seed;
-  for (let i = 0; i < size; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    payload[i] = x >>> 24;
-  }
+  const payload = new Rng(seed).bytes(size);
   const name = Buffer.from("fixture");
   const body = Buffer.concat([Buffer.from([name.length]), name, payload]);
   const leb: number[] = [];

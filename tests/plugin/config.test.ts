@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { Rng } from "../../host/index.js";
 import {
   ADMIN_TOKEN,
   adminConfig,
@@ -6,7 +7,6 @@ import {
   connectPlayer,
   counts,
   gateway,
-  mulberry32,
 } from "./harness.js";
 
 const good = { ...adminConfig, maxHosts: 16 };
@@ -205,15 +205,15 @@ describe("configuration", () => {
       hosts: ["*.example.com"],
       admin: { token: ADMIN_TOKEN, allowCidrs: ["10.0.0.0/8"] },
     });
-    const rand = mulberry32(12345);
+    const rng = new Rng(12345);
     let accepted = 0;
     for (let i = 0; i < 2000; i++) {
       let text: Uint8Array;
       if (i % 2 === 0) {
-        text = Uint8Array.from({ length: rand(64) }, () => rand(256));
+        text = Uint8Array.from({ length: rng.int(64) }, () => rng.int(256));
       } else {
         const bytes = new TextEncoder().encode(base);
-        for (let k = 0; k < 1 + rand(4); k++) bytes[rand(bytes.length)] = rand(256);
+        for (let k = 0; k < 1 + rng.int(4); k++) bytes[rng.int(bytes.length)] = rng.int(256);
         text = bytes;
       }
       if ((await gw.updateConfig(text)).accepted) accepted++;

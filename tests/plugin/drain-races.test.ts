@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import type { Stream } from "../../host/index.js";
+import { Rng, type Stream } from "../../host/index.js";
 import { completeKey, drainGateway, startDrain, webhookCalls } from "./drain-harness.js";
-import { connectPlayer, mulberry32 } from "./harness.js";
+import { connectPlayer } from "./harness.js";
 
 describe("drain completion under races", () => {
   it("4 workers closing the last streams with competing writes injected: exactly one winner in 1,000 trials", async () => {
     const gw = await drainGateway({ maxHosts: 256 });
-    const rand = mulberry32(31337);
+    const rng = new Rng(31337);
     let inject = false;
     let pending: Stream[] = [];
     let injected = 0;
@@ -14,8 +14,8 @@ describe("drain completion under races", () => {
       if (!inject || !e.key.includes("/slot/")) return;
       // between this worker's read and its write, another worker closes one of its streams
       const others = pending.filter((s) => s.vmIndex !== e.vmIndex);
-      if (others.length === 0 || rand(4) === 0) return;
-      const victim = others[rand(others.length)] as Stream;
+      if (others.length === 0 || rng.int(4) === 0) return;
+      const victim = others[rng.int(others.length)] as Stream;
       pending = pending.filter((s) => s !== victim);
       injected++;
       victim.close();
@@ -27,7 +27,7 @@ describe("drain completion under races", () => {
       startDrain(gw, host);
       inject = true;
       while (pending.length > 0) {
-        const s = pending.splice(rand(pending.length), 1)[0] as Stream;
+        const s = pending.splice(rng.int(pending.length), 1)[0] as Stream;
         s.close();
       }
       inject = false;

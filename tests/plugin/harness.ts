@@ -122,15 +122,3 @@ export function activeByHost(gw: Gateway, vm = 0): Record<string, number> {
 }
 
 export const adminConfig = { admin: { token: ADMIN_TOKEN } };
-
-/** A small seeded PRNG (mulberry32): the same inputs on every run. */
-export function mulberry32(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n: number) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) % n) >>> 0;
-  };
-}

@@ -1,7 +1,7 @@
 // Issue 10, finding 2: one definition of a host key per keyBy, applied the same way to stream
 // keys, `hosts`, `drain.hosts`, `?host=` and POST/DELETE drain (host_key.ts).
 import { describe, expect, it } from "vitest";
-import type { Gateway, Stream } from "../../host/index.js";
+import { type Gateway, Rng, type Stream } from "../../host/index.js";
 import {
   bodyOf,
   completeKey,
@@ -10,7 +10,7 @@ import {
   drainOf,
   webhookCalls,
 } from "./drain-harness.js";
-import { activeByHost, adminRequest, connectPlayer, mulberry32 } from "./harness.js";
+import { activeByHost, adminRequest, connectPlayer } from "./harness.js";
 
 /** A Higress Nacos cluster: Envoy cluster names are case-sensitive. */
 const NACOS = "outbound|8080||game1.DEFAULT-GROUP.public.nacos";
@@ -256,9 +256,9 @@ describe("keyBy upstream: an address with a port, as Envoy prints it", () => {
     }
     // Random addresses outside the IPv4-in-IPv6 ranges, against WHATWG URL's RFC 5952 writer
     // (which agrees with inet_ntop there).
-    const rand = mulberry32(10);
+    const rng = new Rng(10);
     for (let i = 0; i < 200; i++) {
-      const words = Array.from({ length: 8 }, () => (rand(3) === 0 ? rand(0x10000) : 0));
+      const words = Array.from({ length: 8 }, () => (rng.int(3) === 0 ? rng.int(0x10000) : 0));
       words[0] = 0x2001;
       const written = `[${words.map((w) => w.toString(16).toUpperCase().padStart(4, "0")).join(":")}]:5000`;
       const expected = `${new URL(`http://${written}/`).hostname}:5000`;

@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { Gateway, Stream } from "../../host/index.js";
-import {
-  activeByHost,
-  adminConfig,
-  connectPlayer,
-  counts,
-  gateway,
-  mulberry32,
-} from "./harness.js";
+import { type Gateway, Rng, type Stream } from "../../host/index.js";
+import { activeByHost, adminConfig, connectPlayer, counts, gateway } from "./harness.js";
 
 function gauge(gw: Gateway, name: string): bigint | undefined {
   return gw.metrics().get(name)?.value;
@@ -16,13 +9,13 @@ function gauge(gw: Gateway, name: string): bigint | undefined {
 describe("Envoy gauges mirror the counts", () => {
   it("conn_drain.active.<host> equals the admin count, process-wide, through opens and closes on 4 workers", async () => {
     const gw = await gateway(adminConfig);
-    const rand = mulberry32(99);
+    const rng = new Rng(99);
     const open: Stream[] = [];
     const hosts = ["game0.example.com", "game1.example.com", "game2.example.com"];
     for (let i = 0; i < 2000; i++) {
-      if (open.length > 0 && rand(2) === 0)
-        (open.splice(rand(open.length), 1)[0] as Stream).close();
-      else open.push(connectPlayer(gw, hosts[rand(3)] as string, { vm: rand(4) }));
+      if (open.length > 0 && rng.int(2) === 0)
+        (open.splice(rng.int(open.length), 1)[0] as Stream).close();
+      else open.push(connectPlayer(gw, hosts[rng.int(3)] as string, { vm: rng.int(4) }));
       if (i % 100 === 0) {
         for (const [host, n] of Object.entries(activeByHost(gw))) {
           expect(gauge(gw, `conn_drain.active.${host}`)).toBe(BigInt(n));

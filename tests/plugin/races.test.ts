@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { Gateway, Stream } from "../../host/index.js";
-import {
-  activeByHost,
-  adminConfig,
-  connectPlayer,
-  counts,
-  gateway,
-  mulberry32,
-} from "./harness.js";
+import { type Gateway, Rng, type Stream } from "../../host/index.js";
+import { activeByHost, adminConfig, connectPlayer, counts, gateway } from "./harness.js";
 
 const WORKERS = 4;
 const HOSTS = [
@@ -27,7 +20,7 @@ class Players {
 
   constructor(
     private gw: Gateway,
-    private rand: (n: number) => number,
+    private rng: Rng,
   ) {}
 
   connect(worker: number, host: string): void {
@@ -40,7 +33,7 @@ class Players {
 
   leave(worker: number): void {
     const list = this.open[worker] as Stream[];
-    const s = list.splice(this.rand(list.length), 1)[0] as Stream;
+    const s = list.splice(this.rng.int(list.length), 1)[0] as Stream;
     s.close();
     const host = this.hostOf.get(s) as string;
     this.expected.set(host, (this.expected.get(host) ?? 0) - 1);
@@ -49,11 +42,11 @@ class Players {
 
   /** Opens or closes a stream on a worker other than `busy`. */
   randomOp(busy = -1): void {
-    let worker = this.rand(WORKERS);
+    let worker = this.rng.int(WORKERS);
     if (worker === busy) worker = (worker + 1) % WORKERS;
     const list = this.open[worker] as Stream[];
-    if (list.length > 0 && this.rand(2) === 0) this.leave(worker);
-    else this.connect(worker, HOSTS[this.rand(HOSTS.length)] as string);
+    if (list.length > 0 && this.rng.int(2) === 0) this.leave(worker);
+    else this.connect(worker, HOSTS[this.rng.int(HOSTS.length)] as string);
   }
 
   expectedCounts(): Record<string, number> {
@@ -80,14 +73,14 @@ describe("exact counts under races", () => {
 
   it("a competing write between every get and set: >= 100,000 opens/closes over 4 workers stay exact", async () => {
     const gw = await gateway({ ...adminConfig, maxHosts: 8 });
-    const rand = mulberry32(2024);
-    const players = new Players(gw, rand);
+    const rng = new Rng(2024);
+    const players = new Players(gw, rng);
     let inject = true;
     let injected = 0;
     gw.sharedData.onAfterGet((e) => {
       if (!inject || !(e.key.includes("/slot/") || e.key.includes("/index/"))) return;
       injected++;
-      if (rand(3) === 0 && e.value !== undefined) {
+      if (rng.int(3) === 0 && e.value !== undefined) {
         // rewrite the same bytes: only the CAS moves, so the reader's set must fail and retry
         gw.sharedData.set(e.key, e.value, 0);
       } else {
