@@ -362,10 +362,6 @@ export function getHttpCallResponseHeaders(): Array<HeaderPair> {
   return getHeaderPairs(HeaderMap.HttpCallResponseHeaders);
 }
 
-export function getHttpCallResponseBody(size: u32): ArrayBuffer {
-  return getBufferBytes(Buffer.HttpCallResponseBody, size);
-}
-
 // ---- metrics ------------------------------------------------------------------------------
 
 /** Defines (or finds) a process-wide metric. Returns -1 on failure: Envoy's ids start at 0. */
@@ -379,10 +375,6 @@ export function defineMetric(metricType: u32, name: string): i64 {
 
 export function incrementMetric(id: u32, delta: i64): void {
   abi.proxy_increment_metric(id, delta);
-}
-
-export function recordMetric(id: u32, value: u64): void {
-  abi.proxy_record_metric(id, value);
 }
 
 // ---- environment -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import { ConnectionTable } from "./connection_table";
 import { DrainSource } from "./drain";
 import { writeDrainJson } from "./drain_render";
 import { DrainOutcome, Drains } from "./drains";
-import { checkedKey, hostKeyFor, hostKeyProblem } from "./host_key";
+import { checkedKey, hostKeyFor, isKeyChar } from "./host_key";
 import { HostCount, hostCount, snapshot } from "./table_view";
 
 export class AdminRequest {
@@ -311,11 +311,11 @@ function parseQuery(text: string, keyBy: KeyBy): Query {
       }
       // The rule config and stream keys follow (host_key.ts), so ?host= names the same key.
       const host = hostKeyFor(keyBy, value);
-      if (host === null) {
-        q.error = "query parameter host: " + hostKeyProblem();
+      if (host.key === null) {
+        q.error = "query parameter host: " + host.problem;
         return q;
       }
-      q.host = host;
+      q.host = host.key;
     } else if (name == "deadlineSeconds") {
       const n = parseSeconds(value);
       if (q.deadlineSeconds >= 0 || n < 0) {
@@ -342,7 +342,7 @@ function safe(s: string): string {
   if (s.length > 32) return "(too long)";
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x21 || c > 0x7e) return "(unprintable)";
+    if (!isKeyChar(c)) return "(unprintable)";
   }
   return s;
 }

@@ -2,7 +2,7 @@
 // fails any check is rejected as a whole with one message naming the field; the caller keeps
 // the previous config in force.
 import { Cidr, parseCidr } from "./cidr";
-import { hostKeyProblem, hostKeysFor, KeyBy, printable } from "./host_key";
+import { hostKeysFor, KeyBy, printable } from "./host_key";
 import { addPatterns, HostPatterns, patternProblem } from "./host_patterns";
 import { JsonKind, JsonValue, parseJson } from "./json";
 
@@ -246,13 +246,15 @@ function readHosts(v: Validator, value: JsonValue, hosts: Array<string>): void {
  */
 function applyHostKeys(v: Validator, c: Config, hosts: Array<string>): void {
   const bad = addPatterns(c.keyBy, hosts, c.hosts);
-  if (bad >= 0) {
-    v.fail("hosts[" + bad.toString() + "]", hostKeyProblem());
+  if (bad !== null) {
+    v.fail("hosts[" + bad.index.toString() + "]", bad.problem);
     return;
   }
   const keys: string[] = [];
   const badDrain = hostKeysFor(c.keyBy, c.drain.hosts, keys);
-  if (badDrain >= 0) v.fail("drain.hosts[" + badDrain.toString() + "]", hostKeyProblem());
+  if (badDrain !== null) {
+    v.fail("drain.hosts[" + badDrain.index.toString() + "]", badDrain.problem);
+  }
   c.drain.hosts = keys;
 }
 

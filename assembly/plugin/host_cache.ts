@@ -2,7 +2,7 @@
 // reused by every later one, so a stream finds its host from the raw header or property bytes
 // without building a string, and finds the slot, its encoded key and its gauge without any
 // lookup that allocates. Only hints live here: every use is checked against shared data.
-import { KeyBy, MAX_KEY_LENGTH } from "./host_key";
+import { isKeyChar, KeyBy, MAX_KEY_LENGTH } from "./host_key";
 import { HostPatterns } from "./host_patterns";
 
 /** What a counted stream holds: the exact key it was counted under, shared by its host's streams. */
@@ -134,7 +134,7 @@ function normalizeInto(keyBy: KeyBy, p: usize, size: usize): usize {
   if (size == 0 || size > <usize>MAX_KEY_LENGTH) return 0;
   for (let i: usize = 0; i < size; i++) {
     const c = load<u8>(p + i);
-    if (c <= 0x20 || c >= 0x7f) return 0;
+    if (!isKeyChar(c)) return 0;
   }
   let n = size;
   if (keyBy == KeyBy.Authority) {

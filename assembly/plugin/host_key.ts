@@ -34,37 +34,6 @@ export function normalizeAuthority(authority: string): string | null {
   return validKey(host) ? asciiLower(host) : null;
 }
 
-/**
- * The key of a stream from the raw bytes Envoy gives: the :authority header under keyBy
- * authority, the cluster_name property under cluster, upstream.address under upstream.
- * Cluster names and upstream addresses are taken as Envoy prints them: a cluster name is
- * case-sensitive, and an upstream address is already in the form hostKeyFor brings operator
- * input to (Envoy prints addresses with inet_ntop). Anything printable is counted: a stream is
- * never dropped for looking odd, since an uncounted player could be drained away.
- */
-export function streamKey(keyBy: KeyBy, bytes: ArrayBuffer | null): string | null {
-  const text = asciiKey(bytes);
-  if (text === null || keyBy != KeyBy.Authority) return text;
-  return normalizeAuthority(text);
-}
-
-/**
- * Turns raw header or property bytes into text only if every byte is printable ASCII. Checking
- * before decoding matters: AssemblyScript's UTF-8 decoder drops invalid sequences, so
- * "game1.example.com\xff" would otherwise read as "game1.example.com" and count under a real host.
- */
-export function asciiKey(bytes: ArrayBuffer | null): string | null {
-  if (bytes === null) return null;
-  const n = bytes.byteLength;
-  if (n == 0 || n > MAX_KEY_LENGTH) return null;
-  const p = changetype<usize>(bytes);
-  for (let i = 0; i < n; i++) {
-    const c = load<u8>(p + <usize>i);
-    if (c <= 0x20 || c >= 0x7f) return null;
-  }
-  return String.UTF8.decodeUnsafe(p, <usize>n);
-}
-
 /** Printable ASCII without spaces, 1 to 255 characters: what any host key is made of. */
 export function checkedKey(value: string): string | null {
   return validKey(value) ? value : null;
@@ -72,11 +41,20 @@ export function checkedKey(value: string): string | null {
 
 // ---- operator input: hosts, drain.hosts, ?host= ---------------------------------------------
 
-let problem = "";
+/** An operator's host name in key form, or why no stream could ever be counted under it. */
+export class HostKey {
+  constructor(
+    public key: string | null,
+    public problem: string,
+  ) {}
+}
 
-/** Why the last hostKeyFor or hostPatternFor returned null. */
-export function hostKeyProblem(): string {
-  return problem;
+/** The first entry of a list that no stream could match (its index and why). */
+export class BadEntry {
+  constructor(
+    public index: i32,
+    public problem: string,
+  ) {}
 }
 
 export function keyByName(keyBy: KeyBy): string {
@@ -94,11 +72,13 @@ export function keyByName(keyBy: KeyBy): string {
  * - upstream: an IPv4 or bracketed IPv6 address with a port, rewritten as Envoy prints it
  *   ("[FD00:0::1]:05000" -> "[fd00::1]:5000"); anything else is rejected.
  */
-export function hostKeyFor(keyBy: KeyBy, text: string): string | null {
-  if (!validText(text)) return null;
+export function hostKeyFor(keyBy: KeyBy, text: string): HostKey {
+  const invalid = textProblem(text);
+  if (invalid.length > 0) return fail(invalid);
   let key: string | null = text;
   if (keyBy == KeyBy.Authority) {
-    if (!authorityText(text)) return null;
+    const notHost = authorityProblem(text);
+    if (notHost.length > 0) return fail(notHost);
     key = normalizeAuthority(text);
     if (key === null && text.startsWith("[") && text.indexOf("]") < 0) {
       return fail(under(keyBy) + quote(text) + " lacks the ']' closing its IPv6 address");
@@ -122,7 +102,7 @@ export function hostKeyFor(keyBy: KeyBy, text: string): string | null {
   if (key.length > MAX_KEY_LENGTH) {
     return fail("a host key is at most 255 characters, got " + key.length.toString());
   }
-  return key;
+  return new HostKey(key, "");
 }
 
 /**
@@ -131,7 +111,7 @@ export function hostKeyFor(keyBy: KeyBy, text: string): string | null {
  * Exact entries follow hostKeyFor; a "*.suffix" is lower-cased under authority (its port, if
  * any, stripped), kept as written under cluster, and refused under upstream.
  */
-export function hostPatternFor(keyBy: KeyBy, pattern: string): string | null {
+export function hostPatternFor(keyBy: KeyBy, pattern: string): HostKey {
   if (!pattern.startsWith("*.")) return hostKeyFor(keyBy, pattern);
   if (keyBy == KeyBy.Upstream) {
     return fail(
@@ -139,58 +119,59 @@ export function hostPatternFor(keyBy: KeyBy, pattern: string): string | null {
         "hosts lists addresses with a port such as 10.1.0.5:5000; a '*' pattern never matches one",
     );
   }
-  if (keyBy == KeyBy.Authority && !authorityText(pattern)) return null;
+  if (keyBy == KeyBy.Authority) {
+    const notHost = authorityProblem(pattern);
+    if (notHost.length > 0) return fail(notHost);
+  }
   const key = keyBy == KeyBy.Cluster ? pattern : normalizeAuthority(pattern);
   // "*.suffix" matches keys longer than the suffix, and no key is longer than 255 characters.
   if (key === null || key.length > MAX_KEY_LENGTH) {
     return fail("a '*.suffix' pattern longer than 255 characters never matches a host key");
   }
   if (key.length < 3) return fail(under(keyBy) + quote(pattern) + " has no suffix before its port");
-  return key;
+  return new HostKey(key, "");
 }
 
 /**
  * Fills `into` with the keys of `written` (drain.hosts), each once: "game1.example.com:443" and
- * "Game1.example.com" are one host under authority. Returns the index of the first entry no
- * stream can match (reason in hostKeyProblem()), or -1.
+ * "Game1.example.com" are one host under authority. Returns the first entry no stream can
+ * match, or null.
  */
-export function hostKeysFor(keyBy: KeyBy, written: Array<string>, into: Array<string>): i32 {
+export function hostKeysFor(
+  keyBy: KeyBy,
+  written: Array<string>,
+  into: Array<string>,
+): BadEntry | null {
   for (let i = 0; i < written.length; i++) {
-    const key = hostKeyFor(keyBy, unchecked(written[i]));
-    if (key === null) return i;
+    const k = hostKeyFor(keyBy, unchecked(written[i]));
+    const key = k.key;
+    if (key === null) return new BadEntry(i, k.problem);
     if (!into.includes(key)) into.push(key);
   }
-  return -1;
+  return null;
 }
 
-function fail(reason: string): string | null {
-  problem = reason;
-  return null;
+function fail(reason: string): HostKey {
+  return new HostKey(null, reason);
 }
 
 function under(keyBy: KeyBy): string {
   return 'under keyBy "' + keyByName(keyBy) + '" ';
 }
 
-/** Echoes at most 40 characters; callers only pass text validText accepted (printable). */
+/** Echoes at most 40 characters; callers only pass text textProblem accepted (printable). */
 function quote(s: string): string {
   return '"' + (s.length > 40 ? s.substring(0, 40) + "…" : s) + '"';
 }
 
-function validText(text: string): bool {
-  if (text.length == 0) {
-    fail("an empty host key");
-    return false;
-  }
+/** Why `text` cannot be a host name at all, or "". */
+function textProblem(text: string): string {
+  if (text.length == 0) return "an empty host key";
   if (text.length > 512) {
-    fail("a host key is at most 255 characters, got " + text.length.toString());
-    return false;
+    return "a host key is at most 255 characters, got " + text.length.toString();
   }
-  if (!printable(text)) {
-    fail("a host key is printable ASCII without spaces");
-    return false;
-  }
-  return true;
+  if (!printable(text)) return "a host key is printable ASCII without spaces";
+  return "";
 }
 
 /**
@@ -198,7 +179,7 @@ function validText(text: string): bool {
  * in source/common/http/header_validation.cc, used by requestHeadersValid), so a key with one
  * can never be counted under keyBy authority.
  */
-function authorityText(text: string): bool {
+function authorityProblem(text: string): string {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (
@@ -215,17 +196,16 @@ function authorityText(text: string): bool {
       c == 0x7c || // |
       c == 0x7d //    }
     ) {
-      fail(
+      return (
         under(KeyBy.Authority) +
-          "a host key is a Host header value and '" +
-          String.fromCharCode(c) +
-          "' never appears in one, got " +
-          quote(text),
+        "a host key is a Host header value and '" +
+        String.fromCharCode(c) +
+        "' never appears in one, got " +
+        quote(text)
       );
-      return false;
     }
   }
-  return true;
+  return "";
 }
 
 // ---- addresses as Envoy prints them ---------------------------------------------------------
@@ -345,12 +325,16 @@ function validKey(key: string): bool {
   return key.length > 0 && key.length <= MAX_KEY_LENGTH && printable(key);
 }
 
-/** Printable ASCII without spaces (config strings that end up in keys, headers or logs). */
+/**
+ * The one character rule for host keys and for config strings that end up in keys, headers or
+ * logs: printable ASCII without spaces.
+ */
+export function isKeyChar(c: i32): bool {
+  return c > 0x20 && c < 0x7f;
+}
+
 export function printable(s: string): bool {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c <= 0x20 || c >= 0x7f) return false;
-  }
+  for (let i = 0; i < s.length; i++) if (!isKeyChar(s.charCodeAt(i))) return false;
   return true;
 }
 

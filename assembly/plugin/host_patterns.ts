@@ -1,7 +1,7 @@
 // Which host keys are tracked: exact keys or "*.suffix" patterns; an empty list tracks any.
 // Entries arrive already in stream-key form (host_key.ts hostPatternFor), so matching is a plain
 // comparison: case-insensitive under keyBy authority only because both sides are lower case.
-import { hostPatternFor, KeyBy } from "./host_key";
+import { BadEntry, hostPatternFor, isKeyChar, KeyBy } from "./host_key";
 
 export class HostPatterns {
   exact: Set<string> = new Set<string>();
@@ -29,7 +29,7 @@ export function patternProblem(pattern: string): string | null {
   if (pattern.length > 512) return "a pattern longer than 512 characters";
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern.charCodeAt(i);
-    if (c <= 0x20 || c >= 0x7f) return "a character that cannot appear in a host key";
+    if (!isKeyChar(c)) return "a character that cannot appear in a host key";
     if (c == 0x2a && i != 0) return "'*' other than as a leading '*.'";
   }
   if (pattern.startsWith("*")) {
@@ -46,13 +46,18 @@ export function addPattern(patterns: HostPatterns, pattern: string): void {
 
 /**
  * Adds every `hosts` entry as written (syntax already checked) in stream-key form; returns the
- * index of the first entry no stream can match under keyBy (reason in hostKeyProblem()), or -1.
+ * first entry no stream can match under keyBy, or null.
  */
-export function addPatterns(keyBy: KeyBy, written: Array<string>, into: HostPatterns): i32 {
+export function addPatterns(
+  keyBy: KeyBy,
+  written: Array<string>,
+  into: HostPatterns,
+): BadEntry | null {
   for (let i = 0; i < written.length; i++) {
-    const pattern = hostPatternFor(keyBy, unchecked(written[i]));
-    if (pattern === null) return i;
+    const p = hostPatternFor(keyBy, unchecked(written[i]));
+    const pattern = p.key;
+    if (pattern === null) return new BadEntry(i, p.problem);
     addPattern(into, pattern);
   }
-  return -1;
+  return null;
 }
