@@ -11,10 +11,9 @@
 // room count in one of OVERFLOW_BUCKETS overflow slots chosen by the host's hash. A host's
 // overflow slot counts against it (reported as an upper bound, and no drain of the host completes
 // while it holds streams), so overflow can delay a drain but never hide a player from one.
-import { LogLevel, WasmResult } from "../abi/enums";
+import { WasmResult } from "../abi/enums";
 import {
   getPropertyString,
-  log,
   nowMillis,
   rawCas,
   rawPtr,
