@@ -3,9 +3,9 @@
 import type { AdminClient, DrainInfo, Failure, HostInfo } from "../admin-client.js";
 import { type Command, type Io, str, type Values } from "../args.js";
 import { CliError, ExitCode, usage } from "../errors.js";
+import { answeredKey, failureError, failureText, gather, hostArg, seconds } from "../fleet.js";
 import { replicaFlags, resolveClients } from "../replicas.js";
 import { renderTable } from "../table.js";
-import { answeredKey, failureError, failureText, gather, hostArg, seconds } from "./status.js";
 
 interface ReplicaResult {
   name: string;
