@@ -22,7 +22,6 @@ const HOP_BY_HOP = new Set([
   "host",
 ]);
 
-/** `ip:port` of a socket end, IPv4-mapped addresses unwrapped. */
 /** Response headers of a reply the gateway makes itself (Envoy's router's local replies). */
 export function gatewayReplyPairs(status: number, body: Buffer): Pairs {
   return [
@@ -32,6 +31,7 @@ export function gatewayReplyPairs(status: number, body: Buffer): Pairs {
   ];
 }
 
+/** `ip:port` of a socket end, IPv4-mapped addresses unwrapped. */
 export function socketAddress(ip: string | undefined, port: number | undefined): string {
   const a = (ip ?? "0.0.0.0").replace(/^::ffff:/, "");
   return a.includes(":") ? `[${a}]:${port ?? 0}` : `${a}:${port ?? 0}`;
