@@ -94,9 +94,11 @@ export class Checker {
         seen: new Set(),
       };
       this.episodes.set(id, e);
+      // A start time may be stamped on the tick clock (up to a tick early), so the episode may
+      // have started in any step from a tick before `startedAt` to now.
       const t = startedAt === undefined ? Number.NaN : Date.parse(startedAt);
-      const [lo, hi] = Number.isFinite(t) ? this.stepsAt(t) : [0, this.step];
-      this.toAttribute.push({ episode: id, host, lo, hi: Math.min(hi, this.step) });
+      const lo = Number.isFinite(t) ? this.stepsAt(t - this.model.maxTickMs())[0] : 0;
+      this.toAttribute.push({ episode: id, host, lo, hi: this.step });
     }
     return e;
   }

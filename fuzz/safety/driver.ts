@@ -18,7 +18,7 @@ import {
   type Step,
   WEBHOOK_CLUSTER,
 } from "./steps.js";
-import { canonical, endpoint, familyOf, spellAuthority } from "./universe.js";
+import { canonical, endpoint, familyOf, type KeyBy, spellAuthority } from "./universe.js";
 
 const PREFIX = "conn-drain/";
 const COMPLETE = `${PREFIX}complete/`;
@@ -80,6 +80,7 @@ export interface DriverFigures {
   maxMemory: number;
   hostSteps: number;
   noPlugin: number;
+  requestsNotSent: number;
 }
 
 export class Driver {
@@ -104,6 +105,7 @@ export class Driver {
     maxMemory: 0,
     hostSteps: 0,
     noPlugin: 0,
+    requestsNotSent: 0,
   };
   private readonly streams = new Map<number, Stream>();
   private readonly seenCalls = new WeakSet<HttpCall>();
@@ -269,10 +271,10 @@ export class Driver {
         for (const s of [...this.model.streams.values()]) if (s.host >= 1000) this.close(s.id);
         return;
       case "post":
-        this.drainRequest("POST", step.w, step.name, step.deadlineSeconds);
+        this.drainRequest("POST", step.w, step.keyBy, step.name, step.deadlineSeconds);
         return;
       case "delete":
-        this.drainRequest("DELETE", step.w, step.name, 0);
+        this.drainRequest("DELETE", step.w, step.keyBy, step.name, 0);
         return;
       case "config":
         return this.push(step.config);
@@ -375,14 +377,25 @@ export class Driver {
     return r ? { status: r.status, body: r.body, w: worker } : undefined;
   }
 
-  private drainRequest(method: "POST" | "DELETE", w: number, name: string, deadline: number): void {
+  private drainRequest(
+    method: "POST" | "DELETE",
+    w: number,
+    keyBy: KeyBy,
+    name: string,
+    deadline: number,
+  ): void {
+    const worker = this.adminWorker(w);
+    if (worker < 0 || this.model.workerConfig(worker).keyBy !== keyBy) {
+      this.figures.requestsNotSent++;
+      return;
+    }
     if (method === "POST") {
       this.figures.posts++;
       this.model.drainNames.add(name);
     } else this.figures.deletes++;
-    this.touched.push(canonical(name, this.model.workerConfig(w).keyBy));
+    this.touched.push(canonical(name, keyBy));
     const query = deadline > 0 ? `&deadlineSeconds=${deadline}` : "";
-    const r = this.admin(w, method, `${ADMIN_PATH}/drain?host=${name}${query}`);
+    const r = this.admin(worker, method, `${ADMIN_PATH}/drain?host=${name}${query}`);
     if (!r) return;
     let view: { drain?: { host?: string; episode?: string; state?: string; reason?: string } };
     try {
@@ -471,9 +484,18 @@ export class Driver {
     const before = this.rootIds();
     const applied = r.handle.applyNext();
     this.figures.rolloutSteps++;
-    this.syncConfigs(before, r.config);
-    if (applied && applied.outcome !== "configured" && applied.outcome !== "reused")
-      this.figures.noPlugin++;
+    if (applied) {
+      // The step says which VM took it (a fresh VM replacing a dead one restarts its context
+      // ids, so comparing root ids would miss it).
+      if (applied.outcome === "configured" || applied.outcome === "reused") {
+        this.model.vmConfig[applied.vmIndex] = r.config;
+      } else {
+        this.figures.noPlugin++;
+      }
+      this.syncRevived();
+    } else {
+      this.syncConfigs(before, r.config);
+    }
     if (r.handle.finished !== false || applied === undefined) this.rollout = undefined;
   }
 

@@ -156,7 +156,7 @@ export class Generator {
   private post(m: Model, host = this.rng.int(NAMED), w = this.liveWorker(m)): Step {
     const keyBy = m.workerConfig(w).keyBy;
     const deadlineSeconds = this.rng.chance(0.85) ? 0 : 5 + this.rng.int(60);
-    return { op: "post", w, name: spellFor(host, keyBy, this.form()), deadlineSeconds };
+    return { op: "post", w, keyBy, name: spellFor(host, keyBy, this.form()), deadlineSeconds };
   }
 
   private race(m: Model): Step {
@@ -198,9 +198,10 @@ export class Generator {
   }
 
   private storm(m: Model): Step {
-    const r = this.rng.int(10);
+    // Mostly around the plugin's retry limits; now and then over a thousand writes in a row.
+    const r = this.rng.int(100);
     const n =
-      r < 7 ? 1 + this.rng.int(40) : r < 9 ? 100 + this.rng.int(100) : 1000 + this.rng.int(500);
+      r < 80 ? 1 + this.rng.int(40) : r < 96 ? 100 + this.rng.int(100) : 1000 + this.rng.int(500);
     const k = this.rng.int(10);
     const inner = k < 6 ? this.open(m) : k < 9 ? (this.close(m) ?? this.open(m)) : this.post(m);
     return { op: "storm", n, inner };
@@ -211,11 +212,12 @@ export class Generator {
     const tick = Math.min(...m.vmConfig.map((c) => c.tickMs));
     const r = this.rng.int(100);
     let ms: number;
-    // Ticks are what steps spend most time on (every VM reads its slots): mostly a tick or less.
-    if (r < 55) ms = 1 + this.rng.int(Math.max(1, tick >> 1));
-    else if (r < 85) ms = tick;
-    else if (r < 95) ms = tick * (2 + this.rng.int(3));
-    else if (r < 99) ms = Math.min(500 + this.rng.int(5500), 8 * tick);
+    // Ticks are what steps spend most time on (each VM's tick reads a share of the table): mostly
+    // less than a tick, now and then past every VM's TTL so dead workers' streams expire.
+    if (r < 60) ms = 1 + this.rng.int(Math.max(1, Math.floor(tick / 3)));
+    else if (r < 88) ms = tick;
+    else if (r < 96) ms = tick * (2 + this.rng.int(2));
+    else if (r < 99) ms = Math.min(500 + this.rng.int(5500), 6 * tick);
     else ms = Math.max(...m.vmConfig.map((c) => c.vmTtlSeconds)) * 1000 + tick;
     return { op: "advance", ms: Math.min(ms, 40 * tick) };
   }
@@ -232,8 +234,8 @@ export class Generator {
     const r = this.rng.int(1000);
     // Players come and go; past 40 open streams more go than come (long-lived streams keep every
     // old config's root context alive, and each of those ticks).
-    if (r < 310) return m.streams.size > 40 && r < 100 ? (this.close(m) as Step) : this.open(m);
-    if (r < 560) return this.close(m) ?? this.open(m);
+    if (r < 320) return m.streams.size > 40 && r < 100 ? (this.close(m) as Step) : this.open(m);
+    if (r < 580) return this.close(m) ?? this.open(m);
     if (r < 610) return this.advance(m);
     if (r < 660) {
       const status = this.rng.pick([200, 200, 200, 204, 500, 500, 503, "reset"] as const);
@@ -242,8 +244,8 @@ export class Generator {
     if (r < 710) return this.post(m);
     if (r < 725) {
       const w = this.liveWorker(m);
-      const name = spellFor(this.rng.int(NAMED), m.workerConfig(w).keyBy, this.form());
-      return { op: "delete", w, name };
+      const keyBy = m.workerConfig(w).keyBy;
+      return { op: "delete", w, keyBy, name: spellFor(this.rng.int(NAMED), keyBy, this.form()) };
     }
     if (r < 785) return this.race(m);
     if (r < 800) return this.storm(m);

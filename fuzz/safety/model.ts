@@ -61,6 +61,13 @@ export class Model {
     this.listPush(initial, 0);
   }
 
+  /** The longest tick any VM runs now. */
+  maxTickMs(): number {
+    let t = 0;
+    for (const c of this.vmConfig) t = Math.max(t, c.tickMs);
+    return t;
+  }
+
   liveWorkers(): number[] {
     const out: number[] = [];
     for (let w = 0; w < this.workers; w++) if (!this.dead[w]) out.push(w);

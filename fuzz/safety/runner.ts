@@ -28,6 +28,8 @@ export function loadPlugin(path?: string): WebAssembly.Module {
 
 /** A case as saved: everything a replay needs, plus what it showed when it was found. */
 export interface SavedCase {
+  /** What the case shows, in words (curated cases; the issue finding it reproduces). */
+  note?: string;
   kind: string;
   detail: string;
   seed: number;

@@ -63,8 +63,12 @@ export type Step =
   | { op: "flood"; id: number; w: number; first: number; n: number }
   /** Every open flood stream closes. */
   | { op: "unflood" }
-  | { op: "post"; w: number; name: string; deadlineSeconds: number }
-  | { op: "delete"; w: number; name: string }
+  /**
+   * Drain requests name a host the way the worker they were meant for counts (`keyBy`); one that
+   * lands on a worker counting another way (mid-rollout, after a replay was shrunk) is not sent.
+   */
+  | { op: "post"; w: number; keyBy: KeyBy; name: string; deadlineSeconds: number }
+  | { op: "delete"; w: number; keyBy: KeyBy; name: string }
   /** A configuration push: the canary, then VM by VM (see "rollout"), or all at once. */
   | { op: "config"; config: ConfigSpec }
   /** The next VM of the push in progress applies it. */

@@ -1,0 +1,43 @@
+// A child process of the safety campaign at full scale: runs a share of the seeds and reports
+// each case to the parent (the step list only for a case that found something, for shrinking).
+import { loadPlugin, runCase } from "./runner.js";
+import type { Step } from "./steps.js";
+
+export interface CaseReport {
+  seed: number;
+  steps: number;
+  ms: number;
+  counts: Array<[string, number]>;
+  violations: Array<{ kind: string; step: number; detail: string }>;
+  figures: Record<string, number>;
+  /** Present when the case found something. */
+  stepList?: Step[];
+  initial?: unknown;
+}
+
+export interface ThreadJob {
+  wasm: string;
+  seeds: number[];
+  steps: number;
+}
+
+if (process.send) {
+  process.once("message", async (job: ThreadJob) => {
+    const module = loadPlugin(job.wasm);
+    for (const seed of job.seeds) {
+      const r = await runCase({ module, seed, count: job.steps });
+      const report: CaseReport = {
+        seed,
+        steps: r.steps.length,
+        ms: r.ms,
+        counts: [...r.counts],
+        violations: r.violations,
+        figures: r.figures,
+        ...(r.violations.length > 0 ? { stepList: r.steps, initial: r.initial } : {}),
+      };
+      process.send?.(report);
+    }
+    process.send?.("done");
+    process.disconnect();
+  });
+}
