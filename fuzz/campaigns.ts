@@ -4,6 +4,7 @@ import { configCampaign } from "./configs.js";
 import { faultCampaign } from "./faults.js";
 import { floodCampaign } from "./flood.js";
 import { raceCampaign } from "./races.js";
+import { safetyCampaign } from "./safety/campaign.js";
 import { soakCampaign } from "./soak.js";
 import { streamInputCampaign } from "./stream-inputs.js";
 import { webhookCampaign } from "./webhook-replies.js";
@@ -17,4 +18,5 @@ export const campaigns: Campaign[] = [
   floodCampaign,
   faultCampaign,
   soakCampaign,
+  safetyCampaign,
 ];
