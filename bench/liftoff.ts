@@ -33,7 +33,7 @@ export interface LiftoffPlan {
 export const DEFAULT_LIFTOFF_PLAN: LiftoffPlan = {
   warmup: 2000,
   batch: 3000,
-  runs: 5,
+  runs: 7,
   adminRuns: 3,
 };
 

@@ -1,12 +1,16 @@
 // The bench entry point (`npx tsx bench/run.ts`, `make bench`): builds only if the release wasm
-// is missing, installs wabt/binaryen from Debian if absent, runs every figure, prints the report
-// and writes it to docs/benchmarks.md. Progress goes to stderr, the report to stdout.
+// is missing, installs wabt/binaryen from Debian if absent, builds commit 845b441 (once, cached
+// in build/bench-cache) for the before/after figures, runs every figure, prints the report and
+// writes it to docs/benchmarks.md. Progress goes to stderr, the report to stdout.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, type } from "node:os";
 import { runAdmin } from "./admin.js";
+import { BASELINE_COMMIT, countedBuilds } from "./builds.js";
 import { runDrain } from "./drain.js";
 import { loadBuilds, PLUGIN_WASM } from "./driver.js";
+import { runInstructions } from "./instructions.js";
+import { runLiftoff } from "./liftoff.js";
 import { runProfile } from "./profile.js";
 import { document, type Environment } from "./report.js";
 import { runScale } from "./scale.js";
@@ -46,12 +50,16 @@ async function main(): Promise<void> {
   ensureTools();
   const { plugin, noop } = loadBuilds();
   note(`conn-drain ${plugin.bytes.length} bytes, no-op ${noop.bytes.length} bytes`);
+  // First, so a stale build/ (sources changed since `make build`) stops the run right away.
+  const counted = await countedBuilds(plugin.bytes, noop.bytes);
   const size = analyzeSize(plugin.bytes, noop.bytes);
   const streams = await runStreams();
   const profile = await runProfile(functionNames(plugin.bytes));
   const drain = await runDrain(100);
   const scale = await runScale();
   const admin = await runAdmin();
+  const instructions = await runInstructions(counted);
+  const liftoff = runLiftoff(counted);
   const cpu = cpus();
   const env: Environment = {
     date: new Date().toISOString(),
@@ -62,11 +70,22 @@ async function main(): Promise<void> {
     assemblyscript: assemblyscriptVersion(),
     pluginSha: plugin.sha256,
     noopSha: noop.sha256,
+    baselineSha: counted.find((b) => b.label === BASELINE_COMMIT)?.sha256 ?? "",
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
     loadStart,
     loadEnd: loadavg()[0] ?? 0,
   };
-  const doc = document({ env, streams, profile, admin, drain, scale, size });
+  const doc = document({
+    env,
+    streams,
+    profile,
+    admin,
+    drain,
+    scale,
+    size,
+    instructions,
+    liftoff,
+  });
   writeFileSync(OUT, doc);
   process.stdout.write(`${doc}\n`);
   note(`wrote ${OUT} in ${env.seconds.toFixed(0)} s`);
