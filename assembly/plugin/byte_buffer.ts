@@ -29,17 +29,28 @@ export class ByteBuffer {
 
   /** Appends a string as UTF-8. */
   str(s: string): ByteBuffer {
-    const n = s.length;
-    this.ensure(n);
-    if (isAscii(s)) {
-      const base = changetype<usize>(this.buf) + <usize>this.len;
-      for (let i = 0; i < n; i++) store<u8>(base + <usize>i, <u8>s.charCodeAt(i));
-      this.len += n;
-      return this;
-    }
+    if (this.plain(s, false)) return this;
     return this.raw(String.UTF8.encode(s));
   }
 
+  /**
+   * Appends `s` if every character is ASCII and, with `escapes`, none needs escaping in a JSON
+   * string or a Prometheus label (", \, control characters); returns false having written
+   * nothing otherwise. One pass over the UTF-16 code units: what host names and numbers are.
+   */
+  private plain(s: string, escapes: bool): bool {
+    const n = s.length;
+    this.ensure(n);
+    const from = changetype<usize>(s);
+    const base = changetype<usize>(this.buf) + <usize>this.len;
+    for (let i = 0; i < n; i++) {
+      const c = load<u16>(from + ((<usize>i) << 1));
+      if (c >= 0x80 || (escapes && (c < 0x20 || c == 0x22 || c == 0x5c))) return false;
+      store<u8>(base + <usize>i, <u8>c);
+    }
+    this.len += n;
+    return true;
+  }
   raw(bytes: ArrayBuffer): ByteBuffer {
     const n = bytes.byteLength;
     this.ensure(n);
@@ -68,34 +79,41 @@ export class ByteBuffer {
 
   /** A JSON string literal, quotes included. */
   json(s: string): ByteBuffer {
-    if (!isAscii(s)) return this.str(jsonString(s));
     this.byte(0x22);
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      if (c == 0x22 || c == 0x5c) this.byte(0x5c).byte(c);
-      else if (c == 0x0a) this.byte(0x5c).byte(0x6e);
-      else if (c == 0x0d) this.byte(0x5c).byte(0x72);
-      else if (c == 0x09) this.byte(0x5c).byte(0x74);
-      else if (c < 0x20)
-        this.str("\\u00")
-          .byte(HEX.charCodeAt(c >> 4))
-          .byte(HEX.charCodeAt(c & 15));
-      else this.byte(c);
-    }
+    if (!this.plain(s, true)) this.escaped(s, true);
     return this.byte(0x22);
   }
 
   /** A Prometheus label value: backslash, double quote and newline escaped (format 0.0.4). */
   label(s: string): ByteBuffer {
-    if (!isAscii(s))
-      return this.str(s.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n"));
+    if (!this.plain(s, true)) this.escaped(s, false);
+    return this;
+  }
+
+  /** The slow path of json() and label(): escapes character by character. */
+  private escaped(s: string, json: bool): void {
+    if (!isAscii(s)) {
+      if (json) {
+        // jsonString quotes; the caller already wrote the opening quote.
+        const quoted = jsonString(s);
+        this.str(quoted.substring(1, quoted.length - 1));
+      } else {
+        this.str(s.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n"));
+      }
+      return;
+    }
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
-      if (c == 0x5c || c == 0x22) this.byte(0x5c).byte(c);
+      if (c == 0x22 || c == 0x5c) this.byte(0x5c).byte(c);
       else if (c == 0x0a) this.byte(0x5c).byte(0x6e);
-      else this.byte(c);
+      else if (json && c == 0x0d) this.byte(0x5c).byte(0x72);
+      else if (json && c == 0x09) this.byte(0x5c).byte(0x74);
+      else if (json && c < 0x20) {
+        this.str("\\u00")
+          .byte(HEX.charCodeAt(c >> 4))
+          .byte(HEX.charCodeAt(c & 15));
+      } else this.byte(c);
     }
-    return this;
   }
 
   bytes(): ArrayBuffer {

@@ -135,6 +135,9 @@ export class ConnectionTable {
     }
     this.maxHosts = config.maxHosts;
     this.placement.reset();
+    // A hint for every tracked host (and as many again seen and gone) keeps steady streams on
+    // the in-place path however many hosts are tracked.
+    this.hosts.fitTo(config.maxHosts * 2);
     this.metricsEnabled = config.metricsEnabled;
     this.metricsMaxHosts = config.metricsMaxHosts;
     this.generation++;

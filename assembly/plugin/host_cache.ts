@@ -62,10 +62,23 @@ export class HostCache {
   private mask: u32;
 
   constructor(capacity: i32) {
-    let n: i32 = 64;
-    while (n < capacity * 2) n <<= 1;
+    const n = tableSize(capacity);
     this.entries = new StaticArray<HostEntry | null>(n);
     this.mask = <u32>n - 1;
+  }
+
+  /** Room for `capacity` hosts (config maxHosts) without starting over; grows only. */
+  fitTo(capacity: i32): void {
+    const n = tableSize(capacity);
+    if (n <= this.entries.length) return;
+    const old = this.entries;
+    this.entries = new StaticArray<HostEntry | null>(n);
+    this.mask = <u32>n - 1;
+    this.used = 0;
+    for (let i = 0; i < old.length; i++) {
+      const e = unchecked(old[i]);
+      if (e !== null) this.insert(e);
+    }
   }
 
   /**
@@ -123,6 +136,13 @@ export class HostCache {
     unchecked((this.entries[i] = entry));
     this.used++;
   }
+}
+
+/** A power of two with load factor at most 1/2 for `capacity` entries (and at least 64). */
+function tableSize(capacity: i32): i32 {
+  let n: i32 = 64;
+  while (n < capacity * 2 && n < 1 << 24) n <<= 1;
+  return n;
 }
 
 /**

@@ -242,3 +242,32 @@ export function editCount(
   }
   return Edit.Written;
 }
+
+/**
+ * The live total of the slot value at `p` if it holds the host whose name is the `hostSize` bytes
+ * at `host`, read in place; -1 if it holds another host or is malformed.
+ */
+export function liveTotalAt(
+  p: usize,
+  size: usize,
+  host: usize,
+  hostSize: usize,
+  liveness: VmLiveness,
+): i64 {
+  if (size < 12 || load<u32>(p) != VERSION || <usize>load<u16>(p, 8) != hostSize) return -1;
+  if (<usize>12 + hostSize > size || memory.compare(p + 10, host, hostSize) != 0) return -1;
+  const q = p + 10 + hostSize;
+  const n = <usize>load<u16>(q);
+  if (q + 2 + 8 * n > p + size) return -1;
+  let total: i64 = 0;
+  for (let i: usize = 0; i < n; i++) {
+    if (liveness.isAlive(load<u32>(q + 2 + 8 * i))) total += <i64>load<u32>(q + 6 + 8 * i);
+  }
+  return total;
+}
+
+/** Whether the slot value at `p` (already checked by liveTotalAt) carries a drain episode. */
+export function hasDrainAt(p: usize, size: usize): bool {
+  const q = p + 10 + <usize>load<u16>(p, 8);
+  return q + 2 + 8 * <usize>load<u16>(q) < p + size;
+}

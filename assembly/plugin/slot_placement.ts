@@ -2,12 +2,31 @@
 // without one a free or idle slot. A new host's slot is made its own in four steps, in this
 // order (see place()): claim, publish in the index, fence the host's overflow slot, finish.
 import { LogLevel, WasmResult } from "../abi/enums";
-import { log, nowMillis, SharedRead, sharedGet, sharedSet } from "../abi/hostcalls";
+import {
+  log,
+  nowMillis,
+  rawCas,
+  rawPtr,
+  rawSize,
+  releaseRaw,
+  SharedRead,
+  sharedGet,
+  sharedGetAt,
+  sharedSet,
+} from "../abi/hostcalls";
 import { editValue, ListEdit, ValueEdit } from "./cas";
 import { ConnectionTable, OVERFLOW_HOST, overflowBucketOf, Update } from "./connection_table";
 import { hostMetricName } from "./host_metrics";
 import { bucketOf, decodeHostSlots } from "./host_slots";
-import { decodeSlot, FLAG_CLAIMING, freeSlotValue, Slot } from "./slot";
+import {
+  decodeSlot,
+  decodeSlotAt,
+  FLAG_CLAIMING,
+  FLAG_LISTED,
+  freeSlotValue,
+  isFreeAt,
+  Slot,
+} from "./slot";
 import { FinishClaimOp, PruneOp, SlotOp } from "./slot_ops";
 
 /** Where an op on a host's slot landed (ConnectionTable.apply). */
@@ -22,6 +41,8 @@ export class Placed {
 }
 
 const NO_ROOM = new Placed(Update.NoRoom, -1, null);
+/** What a free slot reads as (takeSlot's `previous` for a slot nobody held). */
+const FREE = new Slot();
 
 export class SlotPlacement {
   /** host -> slot, a hint only: every use re-checks the slot's host. */
@@ -131,6 +152,24 @@ export class SlotPlacement {
     return new Placed(Update.Ok, claimed, finish.written);
   }
 
+  /** idle(), on a value read in place: decodes only a slot that carries a drain. */
+  private idleAt(p: usize, size: usize): bool {
+    if (size < 12) return false;
+    const flags = load<u32>(p, 4);
+    const q = p + 10 + <usize>load<u16>(p, 8);
+    if (q + 2 > p + size) return false;
+    const n = <usize>load<u16>(q);
+    if (q + 2 + 8 * n > p + size) return false;
+    const liveness = this.table.liveness;
+    for (let i: usize = 0; i < n; i++) {
+      const count = load<u32>(q + 6 + 8 * i);
+      if (count > 0 && liveness.isAlive(load<u32>(q + 2 + 8 * i))) return false;
+    }
+    if ((flags & FLAG_CLAIMING) != 0) return true;
+    if ((flags & FLAG_LISTED) != 0) return false;
+    return q + 2 + 8 * n == p + size || this.idle(decodeSlotAt(p, size));
+  }
+
   /**
    * A slot can be reused when nobody is on it, no drain still needs it and config does not
    * list it. A claim whose claimer died (its count no longer live) is reusable too.
@@ -156,17 +195,20 @@ export class SlotPlacement {
     const recentlyFull = now < this.fullUntil && now >= this.fullUntil - period;
     if (recentlyFull && !scanFullTable) return -1;
     const limit = this.table.maxHosts;
+    const keys = this.table.keys;
     let victim = -1;
     for (let p = 0; p < limit; p++) {
       const i = this.cursor;
       this.cursor = this.cursor + 1 >= limit ? 0 : this.cursor + 1;
-      if (sharedGet(this.table.keys.slot(i), this.read).status != WasmResult.Ok) continue;
-      const slot = decodeSlot(this.read.value);
-      if (slot.isFree) {
-        if (this.takeSlot(i, slot, this.read.cas, fresh)) return i;
-      } else if (victim < 0 && this.idle(slot)) {
-        victim = i;
-      }
+      // Looked at in place: most slots a scan passes are held, and are left undecoded.
+      if (sharedGetAt(keys.slotKeyBytes(i)) != WasmResult.Ok) continue;
+      const at = rawPtr();
+      const size = rawSize();
+      const cas = rawCas();
+      const free = isFreeAt(at, size);
+      if (!free && victim < 0 && this.idleAt(at, size)) victim = i;
+      releaseRaw(at);
+      if (free && this.takeSlot(i, FREE, cas, fresh)) return i;
       // A full table under a flood: an idle victim is in hand, stop looking for a free slot.
       if (victim >= 0 && p >= 8) break;
     }

@@ -2,11 +2,11 @@
 // tracked host's. Reads only; every write goes through ConnectionTable.
 import { WasmResult } from "../abi/enums";
 import { rawPtr, rawSize, releaseRaw, SharedRead, sharedGet, sharedGetAt } from "../abi/hostcalls";
-import { ConnectionTable, OVERFLOW_BUCKETS, overflowBucketOf } from "./connection_table";
+import { ConnectionTable, OVERFLOW_BUCKETS } from "./connection_table";
 import { Drain } from "./drain";
-import { BUCKETS, decodeHostSlotsAt } from "./host_slots";
-import { SharedKeys } from "./shared_keys";
-import { decodeSlot, decodeSlotAt, Slot } from "./slot";
+import { fnv1a } from "./host_cache";
+import { BUCKETS } from "./host_slots";
+import { decodeSlot, decodeSlotAt, hasDrainAt, liveTotalAt, Slot, SlotWriter } from "./slot";
 
 export class HostCount {
   constructor(
@@ -51,49 +51,63 @@ export function hostCount(table: ConnectionTable, host: string): HostCount {
 /**
  * Every tracked host with its live total, plus the overflow figure. Hosts are found through the
  * index (1,024 buckets, most of them empty and skipped without decoding), so an answer costs
- * what is tracked, not maxHosts: one read per bucket and one per tracked host. A host is listed
- * once its claim is published; a claim still in progress shows a moment later.
+ * what is tracked, not maxHosts: one read per bucket and one per tracked host, each looked at in
+ * place (a slot is decoded only for its drain). A host is listed once its claim is published;
+ * a claim still in progress shows a moment later.
  */
 export function snapshot(table: ConnectionTable): TableSnapshot {
   const out = new TableSnapshot();
-  const overflow = new Array<i64>(OVERFLOW_BUCKETS);
+  const overflow = new StaticArray<i64>(OVERFLOW_BUCKETS);
   for (let b = 0; b < OVERFLOW_BUCKETS; b++) {
     const n = table.overflowAt(b);
     unchecked((overflow[b] = n));
     out.overflow += n;
   }
   const keys = table.keys;
+  const bucket = new SlotWriter();
   for (let b = 0; b < BUCKETS; b++) {
     if (sharedGetAt(keys.bucketKeyBytes(b)) != WasmResult.Ok) continue;
     const p = rawPtr();
     const size = rawSize();
-    // An empty bucket is its u16 count of 0.
-    if (size < 2 || load<u16>(p) == 0) {
-      releaseRaw(p);
-      continue;
-    }
-    const bucket = decodeHostSlotsAt(p, size);
+    // An empty bucket is its u16 count of 0. Else keep a copy: reading slots needs the host's
+    // block for their values.
+    const entries = size < 2 ? 0 : <i32>load<u16>(p);
+    if (entries > 0) memory.copy(bucket.reserve(size), p, size);
     releaseRaw(p);
-    for (let k = 0; k < bucket.hosts.length; k++) {
-      const host = unchecked(bucket.hosts[k]);
-      const slot = slotIn(keys, unchecked(bucket.slots[k]), host);
-      // A stale index entry (the slot went to another host) lists nothing.
-      if (slot === null) continue;
-      const active = table.total(slot);
-      const shared = unchecked(overflow[overflowBucketOf(host)]);
-      out.hosts.push(new HostCount(host, active + shared, slot.drain, shared));
-      out.totalActive += active;
+    let at = bucket.ptr + 2;
+    const end = bucket.ptr + size;
+    for (let k = 0; k < entries && at + 6 <= end; k++) {
+      const hostSize = <usize>load<u16>(at);
+      if (at + 6 + hostSize > end) break;
+      const host = at + 2;
+      const slot = <i32>load<u32>(host + hostSize);
+      at += 6 + hostSize;
+      listHost(table, out, overflow, host, hostSize, slot);
     }
   }
   out.totalActive += out.overflow;
   return out;
 }
 
-/** Slot `i`'s value if it holds `host`, read through the slot key's cached bytes. */
-function slotIn(keys: SharedKeys, i: i32, host: string): Slot | null {
-  if (sharedGetAt(keys.slotKeyBytes(i)) != WasmResult.Ok) return null;
+/** Adds the host named by the bytes at `host` if slot `i` holds it (a stale entry lists nothing). */
+function listHost(
+  table: ConnectionTable,
+  out: TableSnapshot,
+  overflow: StaticArray<i64>,
+  host: usize,
+  hostSize: usize,
+  i: i32,
+): void {
+  if (sharedGetAt(table.keys.slotKeyBytes(i)) != WasmResult.Ok) return;
   const p = rawPtr();
-  const slot = decodeSlotAt(p, rawSize());
+  const size = rawSize();
+  const active = liveTotalAt(p, size, host, hostSize, table.liveness);
+  const drain = active >= 0 && hasDrainAt(p, size) ? decodeSlotAt(p, size).drain : null;
   releaseRaw(p);
-  return slot.host == host ? slot : null;
+  if (active < 0) return;
+  // The overflow bucket of the name (the index's FNV-1a over ASCII bytes, as bucketOf).
+  const shared = unchecked(overflow[(fnv1a(host, hostSize) % <u32>BUCKETS) & (OVERFLOW_BUCKETS - 1)]);
+  const name = String.UTF8.decodeUnsafe(host, hostSize);
+  out.hosts.push(new HostCount(name, active + shared, drain, shared));
+  out.totalActive += active;
 }

@@ -9,8 +9,10 @@
 //    its own first tick on (and any VM it meets in a slot but not in the list, from then on);
 //  - a judge reads the heartbeats of the VMs it watches on each of its own ticks, and declares
 //    one dead only after its beat counter has stood still for as long as both the judge's TTL
-//    and the TTL the other VM itself declared. That span is counted in the judge's own tick
-//    periods, which Envoy runs on the monotonic clock: a wall-clock jump moves neither.
+//    and the TTL the other VM itself declared. That span is added up tick by tick, each tick
+//    worth the time since the judge's previous one but at most one tick period (Envoy runs
+//    ticks on the monotonic clock): a wall-clock step forward adds at most one period, one
+//    backward nothing, and a VM ticking for two roots during a config update counts real time.
 // A judge that has not yet watched a VM for that long counts it as alive (late, never false).
 import { WasmResult } from "../abi/enums";
 import { nowMillis, randomU32, SharedRead, sharedGet, sharedSet } from "../abi/hostcalls";
@@ -41,6 +43,8 @@ export class VmLiveness {
   /** Whether this VM has written its heartbeat key at least once. */
   beating: bool = false;
   private beats: i64 = 0;
+  /** When watch() last ran (wall clock; see watch for why it is only ever a bound). */
+  private lastWatch: i64 = 0;
   private watched: Map<u32, Watch> = new Map<u32, Watch>();
   private read: SharedRead = new SharedRead();
   private value: ArrayBuffer = new ArrayBuffer(HEARTBEAT_BYTES);
@@ -72,8 +76,17 @@ export class VmLiveness {
     this.beating = true;
   }
 
-  /** Runs on each of this VM's ticks: one heartbeat read per VM watched and not yet dead. */
+  /**
+   * Runs on each of this VM's ticks: one heartbeat read per VM watched and not yet dead. How
+   * long a beat counter has stood still is counted in this VM's own ticks, each worth the time
+   * since the last one but never more than a tick period: a VM whose config was just updated
+   * may tick for two roots for a while, and a wall-clock step forward must not count as time
+   * waited (one backward counts as none).
+   */
   watch(keys: SharedKeys): void {
+    const now = nowMillis();
+    const step = min(max(now - this.lastWatch, 0), this.tickMillis);
+    this.lastWatch = now;
     if (sharedGet(keys.vms, this.read).status == WasmResult.Ok) {
       const list = this.read.value;
       const p = changetype<usize>(list);
@@ -99,7 +112,7 @@ export class VmLiveness {
         w.beats = beats;
         w.stillMillis = 0;
       } else {
-        w.stillMillis += this.tickMillis;
+        w.stillMillis += step;
         w.dead = w.stillMillis >= max(this.ttlMillis, w.declaredTtlMillis);
         // Off the list, so it stays bounded; judges already watching keep their verdict.
         if (w.dead) this.editList(keys, id, false);
