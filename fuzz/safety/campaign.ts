@@ -19,7 +19,10 @@ import {
 import type { ConfigSpec } from "./steps.js";
 import type { CaseReport, ThreadJob } from "./thread.js";
 
-/** Seeds and steps per scale; SAFETY_SEEDS=A..B and SAFETY_STEPS=N override. */
+/**
+ * Seeds and steps per scale; SAFETY_SEEDS=A..B and SAFETY_STEPS=N override (and SAFETY_SAVE_DIR
+ * saves new cases elsewhere than fuzz/corpus/safety/, e.g. when pointing at an old build).
+ */
 function plan(scale: Scale): { seeds: number[]; steps: number } {
   const [a, b] = (process.env.SAFETY_SEEDS ?? (scale === "full" ? "1..500" : "1..3"))
     .split("..")
@@ -131,7 +134,7 @@ export const safetyCampaign: Campaign = {
           figures: {} as CaseResult["figures"],
           ms: report.ms,
         };
-        const kept = await keepCase(module, r, v, wasm);
+        const kept = await keepCase(module, r, v, wasm, true, process.env.SAFETY_SAVE_DIR);
         findings.add(
           kind,
           `seed ${report.seed} step ${v.step}: ${v.detail} — ${kinds.get(kind)} in all; ` +

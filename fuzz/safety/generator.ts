@@ -201,7 +201,7 @@ export class Generator {
     // Mostly around the plugin's retry limits; now and then over a thousand writes in a row.
     const r = this.rng.int(100);
     const n =
-      r < 80 ? 1 + this.rng.int(40) : r < 96 ? 100 + this.rng.int(100) : 1000 + this.rng.int(500);
+      r < 82 ? 1 + this.rng.int(40) : r < 98 ? 100 + this.rng.int(100) : 1000 + this.rng.int(500);
     const k = this.rng.int(10);
     const inner = k < 6 ? this.open(m) : k < 9 ? (this.close(m) ?? this.open(m)) : this.post(m);
     return { op: "storm", n, inner };
@@ -235,7 +235,7 @@ export class Generator {
     // Players come and go; past 40 open streams more go than come (long-lived streams keep every
     // old config's root context alive, and each of those ticks).
     if (r < 320) return m.streams.size > 40 && r < 100 ? (this.close(m) as Step) : this.open(m);
-    if (r < 580) return this.close(m) ?? this.open(m);
+    if (r < 585) return this.close(m) ?? this.open(m);
     if (r < 610) return this.advance(m);
     if (r < 660) {
       const status = this.rng.pick([200, 200, 200, 204, 500, 500, 503, "reset"] as const);
@@ -249,7 +249,7 @@ export class Generator {
     }
     if (r < 785) return this.race(m);
     if (r < 800) return this.storm(m);
-    if (r < 815) {
+    if (r < 810) {
       if ([...m.streams.values()].some((s) => s.host >= FLOOD_BASE)) return { op: "unflood" };
       const n = m.pushed.maxHosts + 2 + this.rng.int(5);
       const first = this.nextFlood;
@@ -258,9 +258,9 @@ export class Generator {
       this.nextId += n;
       return { op: "flood", id, w: this.liveWorker(m), first, n };
     }
-    if (r < 821) return { op: "config", config: this.nextConfig(m.pushed) };
-    if (r < 823) return { op: "crash", w: this.liveWorker(m) };
-    if (r < 826 && this.options.canJump) {
+    if (r < 816) return { op: "config", config: this.nextConfig(m.pushed) };
+    if (r < 818) return { op: "crash", w: this.liveWorker(m) };
+    if (r < 821 && this.options.canJump) {
       const ttl = m.pushed.vmTtlSeconds * 1000;
       const ms = this.rng.chance(0.5) ? (1 + this.rng.int(3)) * ttl : 1 + this.rng.int(5000);
       return { op: "jump", ms: this.rng.chance(0.7) ? ms : -ms };

@@ -224,7 +224,7 @@ export async function keepCase(
   v: Violation,
   foundOn: string,
   save = true,
-  dir = CORPUS_DIR,
+  dir: string = CORPUS_DIR,
 ): Promise<{ c: SavedCase; path: string | undefined; replays: number }> {
   const s = await shrink(module, r.seed, r.initial, r.steps, v);
   const again = await runCase({
