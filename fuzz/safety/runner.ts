@@ -175,6 +175,35 @@ export async function shrink(
   return { steps: cur, step: at, replays };
 }
 
+/**
+ * JSON the way the project's formatter (biome) lays it out, so a saved case is lint-clean as
+ * written: objects one member per line, arrays of plain values on one line when they fit in 100
+ * columns.
+ */
+export function formatJson(v: unknown, indent = "", used = 0): string {
+  if (Array.isArray(v)) {
+    if (v.length === 0) return "[]";
+    if (v.every((x) => x === null || typeof x !== "object")) {
+      const inline = `[${v.map((x) => JSON.stringify(x)).join(", ")}]`;
+      // The line also holds the closing comma, when there is one.
+      if (used + inline.length + 1 <= 100) return inline;
+    }
+    const inner = `${indent}  `;
+    return `[\n${v.map((x) => inner + formatJson(x, inner, inner.length)).join(",\n")}\n${indent}]`;
+  }
+  if (v !== null && typeof v === "object") {
+    const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+    if (entries.length === 0) return "{}";
+    const inner = `${indent}  `;
+    const lines = entries.map(([k, x]) => {
+      const head = `${inner}${JSON.stringify(k)}: `;
+      return head + formatJson(x, inner, head.length);
+    });
+    return `{\n${lines.join(",\n")}\n${indent}}`;
+  }
+  return JSON.stringify(v);
+}
+
 export function stepsHash(steps: Step[]): string {
   return createHash("sha256").update(JSON.stringify(steps)).digest("hex").slice(0, 10);
 }
@@ -187,7 +216,7 @@ export function saveCase(c: SavedCase, dir = CORPUS_DIR): string {
     if (f.startsWith(`${c.kind}-`) && f.endsWith(`-${hash}.json`)) return join(dir, f);
   }
   const path = join(dir, `${c.kind}-s${c.seed}-${hash}.json`);
-  writeFileSync(path, `${JSON.stringify(c, null, 1)}\n`);
+  writeFileSync(path, `${formatJson(c)}\n`);
   return path;
 }
 
