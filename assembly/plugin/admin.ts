@@ -3,7 +3,7 @@
 // admin.allowCidrs; state changes always need the token and are refused from browsers (see
 // checkAccess). Without a token or an allow-list configured the endpoint does not exist.
 
-import { byHost, renderHostJson, renderJson, renderPrometheus } from "./admin_render";
+import { renderHostJson, renderJson, renderPrometheus } from "./admin_render";
 import { ByteBuffer } from "./byte_buffer";
 import { parseSocketAddress } from "./cidr";
 import { AdminConfig, KeyBy } from "./config";
@@ -12,7 +12,7 @@ import { DrainSource } from "./drain";
 import { writeDrainJson } from "./drain_render";
 import { DrainOutcome, Drains } from "./drains";
 import { checkedKey, hostKeyFor, isKeyChar } from "./host_key";
-import { HostCount, hostCount, snapshot } from "./table_view";
+import { byHost, HostCount, hostCount, snapshot } from "./table_view";
 
 export class AdminRequest {
   method: string = "";

@@ -1,12 +1,21 @@
 // Admin responses: the JSON document and the Prometheus text exposition of the counts, written
-// into one byte buffer (see byte_buffer.ts for why).
+// into one byte buffer (see byte_buffer.ts for why). The fixed parts are encoded once and copied;
+// host names are written from their key bytes.
 import { ByteBuffer } from "./byte_buffer";
 import { writeDrainFields } from "./drain_render";
-import { HostCount, TableSnapshot } from "./table_view";
+import { byHost, HostCount, TableSnapshot } from "./table_view";
 
-export function byHost(a: HostCount, b: HostCount): i32 {
-  return a.host < b.host ? -1 : a.host > b.host ? 1 : 0;
-}
+const HOST = String.UTF8.encode('"host":"');
+const ACTIVE = String.UTF8.encode('","active":');
+const EXACT_TRUE = String.UTF8.encode(',"exact":true,"overflow":');
+const EXACT_FALSE = String.UTF8.encode(',"exact":false,"overflow":');
+const DRAINING_TRUE = String.UTF8.encode(',"draining":true');
+const DRAINING_FALSE = String.UTF8.encode(',"draining":false');
+const DRAIN_OPEN = String.UTF8.encode(',"drain":{');
+const PROM_ACTIVE = String.UTF8.encode('conn_drain_active{host="');
+const PROM_DRAINING = String.UTF8.encode('conn_drain_draining{host="');
+const PROM_GATEWAY = String.UTF8.encode('",gateway="');
+const PROM_END = String.UTF8.encode('"} ');
 
 /**
  * `"host":…,"active":…,"exact":…,"overflow":…,"draining":…` and, if the host ever drained, its
@@ -15,12 +24,11 @@ export function byHost(a: HostCount, b: HostCount): i32 {
  */
 function hostFields(out: ByteBuffer, h: HostCount): void {
   const d = h.drain;
-  out.str('"host":').json(h.host).str(',"active":').int(h.active);
-  out.str(',"exact":').str(h.overflow == 0 ? "true" : "false");
-  out.str(',"overflow":').int(h.overflow).str(',"draining":');
-  out.str(d !== null && d.active ? "true" : "false");
+  out.raw(HOST).asciiEscaped(h.name, true).raw(ACTIVE).int(h.active);
+  out.raw(h.overflow == 0 ? EXACT_TRUE : EXACT_FALSE).int(h.overflow);
+  out.raw(d !== null && d.active ? DRAINING_TRUE : DRAINING_FALSE);
   if (d !== null) {
-    out.str(',"drain":{');
+    out.raw(DRAIN_OPEN);
     writeDrainFields(out, d);
     out.byte(0x7d);
   }
@@ -28,7 +36,7 @@ function hostFields(out: ByteBuffer, h: HostCount): void {
 
 export function renderJson(gateway: string, snapshot: TableSnapshot): ArrayBuffer {
   const hosts = snapshot.hosts.sort(byHost);
-  const out = new ByteBuffer(128 + hosts.length * 80);
+  const out = new ByteBuffer(128 + hosts.length * 110);
   out.str('{"gateway":').json(gateway);
   out.str(',"totalActive":').int(snapshot.totalActive);
   out.str(',"overflow":').int(snapshot.overflow);
@@ -59,29 +67,26 @@ export function renderPrometheus(
 ): ArrayBuffer {
   const sorted = hosts.sort(byHost);
   const out = new ByteBuffer(512 + sorted.length * 160);
+  // The gateway label, escaped once for every line.
+  const gw = new ByteBuffer(64).label(gateway).bytes();
   out.str("# HELP conn_drain_active Live streams per upstream host, summed over all workers ");
   out.str("(with the host's overflow share: an upper bound while conn_drain_overflow > 0).\n");
   out.str("# TYPE conn_drain_active gauge\n");
   for (let i = 0; i < sorted.length; i++) {
     const h = unchecked(sorted[i]);
-    out.str('conn_drain_active{host="').label(h.host).str('",gateway="').label(gateway).str('"} ');
+    out.raw(PROM_ACTIVE).asciiEscaped(h.name, false).raw(PROM_GATEWAY).raw(gw).raw(PROM_END);
     out.int(h.active).byte(0x0a);
   }
   out.str("# HELP conn_drain_overflow Live streams whose host found no slot (maxHosts).\n");
   out.str("# TYPE conn_drain_overflow gauge\n");
-  out.str('conn_drain_overflow{gateway="').label(gateway).str('"} ').int(overflow).byte(0x0a);
+  out.str('conn_drain_overflow{gateway="').raw(gw).raw(PROM_END).int(overflow).byte(0x0a);
   out.str("# HELP conn_drain_draining Whether the host is draining (1) or not (0).\n");
   out.str("# TYPE conn_drain_draining gauge\n");
   for (let i = 0; i < sorted.length; i++) {
     const h = unchecked(sorted[i]);
     const d = h.drain;
-    out
-      .str('conn_drain_draining{host="')
-      .label(h.host)
-      .str('",gateway="')
-      .label(gateway)
-      .str('"} ');
-    out.str(d !== null && d.active ? "1\n" : "0\n");
+    out.raw(PROM_DRAINING).asciiEscaped(h.name, false).raw(PROM_GATEWAY).raw(gw).raw(PROM_END);
+    out.byte(d !== null && d.active ? 0x31 : 0x30).byte(0x0a);
   }
   return out.bytes();
 }

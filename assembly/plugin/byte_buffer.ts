@@ -51,6 +51,23 @@ export class ByteBuffer {
     this.len += n;
     return true;
   }
+  /**
+   * Appends bytes that are ASCII (a host key) as the inside of a JSON string (`json`) or a
+   * Prometheus label value: copied whole unless one needs escaping, which is rare.
+   */
+  asciiEscaped(bytes: ArrayBuffer, json: bool): ByteBuffer {
+    const p = changetype<usize>(bytes);
+    const n = <usize>bytes.byteLength;
+    for (let i: usize = 0; i < n; i++) {
+      const c = load<u8>(p + i);
+      if (c < 0x20 || c == 0x22 || c == 0x5c || c >= 0x80) {
+        this.escaped(String.UTF8.decode(bytes), json);
+        return this;
+      }
+    }
+    return this.raw(bytes);
+  }
+
   raw(bytes: ArrayBuffer): ByteBuffer {
     const n = bytes.byteLength;
     this.ensure(n);

@@ -100,14 +100,12 @@ export class ConnectionTable {
   readonly liveness: VmLiveness = new VmLiveness();
   readonly metrics: HostMetrics = new HostMetrics();
   /** Every host key this VM has seen, with its slot hint and lease. */
-  readonly hosts: HostCache = new HostCache(1024);
+  readonly hosts: HostCache = new HostCache();
   // Assigned first thing in the constructor: they hold the table, so cannot be built before.
   readonly placement!: SlotPlacement;
   readonly gauges!: Gauges;
   /** Counts configs applied, so per-host facts tied to one config can tell they are stale. */
   generation: u32 = 0;
-  /** The time at the last tick or configure: close enough to stamp counting writes by. */
-  tickClock: i64 = 0;
   /** Episodes this VM's writes completed, not yet signalled (see takeCompleted). */
   private completed: Array<Completion> = [];
   private writer: SlotWriter = new SlotWriter();
@@ -142,7 +140,6 @@ export class ConnectionTable {
     this.metricsMaxHosts = config.metricsMaxHosts;
     this.generation++;
     if (this.sweepCursor >= this.maxHosts) this.sweepCursor = 0;
-    this.tickClock = nowMillis();
     if (!this.ensureKeys()) return false;
     // No first heartbeat here: on_configure also runs in Envoy's throw-away canary VM, which
     // would leave a key behind on every config update. A VM beats on its first count and every
@@ -185,7 +182,6 @@ export class ConnectionTable {
 
   /** Runs on every tick of every VM. */
   heartbeat(): void {
-    this.tickClock = nowMillis();
     this.liveness.heartbeat(this.keys);
     this.liveness.watch(this.keys);
     this.sweep();
@@ -335,9 +331,9 @@ export class ConnectionTable {
    * write, by one VM, ever completes an episode (queued for takeCompleted).
    */
   update(key: string, host: string, op: SlotOp): UpdateResult {
-    // Counting stamps with the tick clock (one host call less per open and close); drain
-    // transitions and completions stamp the precise time.
-    const now = op.preciseTime ? nowMillis() : this.tickClock;
+    // Drain transitions stamp times and compare leases, so they read the clock; counting does not
+    // (a completion reads it when it happens).
+    const now: i64 = op.preciseTime ? nowMillis() : 0;
     while (true) {
       if (sharedGet(key, this.read).status != WasmResult.Ok) return WRONG_HOST;
       const slot = decodeSlot(this.read.value);
@@ -347,7 +343,7 @@ export class ConnectionTable {
       if (!op.apply(slot, this.selfId, now)) return DECLINED;
       const dropped = this.dropDead(slot);
       const total = this.total(slot);
-      const reason = this.completionDue(slot, total, now);
+      const reason = this.completionDue(slot, total);
       if (reason != CompletionReason.None) {
         this.complete(slot, reason, total, op.preciseTime ? now : nowMillis());
       }
@@ -375,11 +371,13 @@ export class ConnectionTable {
    * host's overflow slot that could be the host's; a slot still being claimed never completes
    * (its claim may be given back, and overflow is not fenced yet).
    */
-  private completionDue(slot: Slot, total: i64, now: i64): CompletionReason {
+  private completionDue(slot: Slot, total: i64): CompletionReason {
     const d = slot.drain;
     if (d === null || !d.active || slot.claiming) return CompletionReason.None;
     if (total == 0 && this.overflowFor(slot.host) == 0) return CompletionReason.Drained;
-    if (d.deadlineAt > 0 && now >= d.deadlineAt) return CompletionReason.Deadline;
+    // The clock now, not at some earlier tick: a wall clock stepped back since must not make a
+    // deadline pass early.
+    if (d.deadlineAt > 0 && nowMillis() >= d.deadlineAt) return CompletionReason.Deadline;
     return CompletionReason.None;
   }
 

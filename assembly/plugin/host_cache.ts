@@ -2,7 +2,7 @@
 // reused by every later one, so a stream finds its host from the raw header or property bytes
 // without building a string, and finds the slot, its encoded key and its gauge without any
 // lookup that allocates. Only hints live here: every use is checked against shared data.
-import { isKeyChar, KeyBy, MAX_KEY_LENGTH } from "./host_key";
+import { KeyBy, MAX_KEY_LENGTH } from "./host_key";
 import { HostPatterns } from "./host_patterns";
 
 /** What a counted stream holds: the exact key it was counted under, shared by its host's streams. */
@@ -51,34 +51,23 @@ export class HostEntry {
 
 /** Where stream keys are normalized into: one callback at a time, so one buffer is enough. */
 const KEY: usize = memory.data(MAX_KEY_LENGTH + 1);
+const HASH: usize = memory.data(4);
 
 /**
- * Host entries by key bytes, in an open-addressing table. Bounded: when it is full it starts
- * over (entries are hints, so forgetting them costs a few lookups, never a count).
+ * Host entries by key bytes, in an open-addressing table that grows with the hosts seen, up to
+ * room for `limit`; past that it starts over (entries are hints, so forgetting them costs a few
+ * lookups, never a count). Sized to what is seen, not to maxHosts: the collector visits the
+ * whole table on every cycle.
  */
 export class HostCache {
-  private entries: StaticArray<HostEntry | null>;
+  private entries: StaticArray<HostEntry | null> = new StaticArray<HostEntry | null>(64);
   private used: i32 = 0;
-  private mask: u32;
+  private mask: u32 = 63;
+  private limit: i32 = 1024;
 
-  constructor(capacity: i32) {
-    const n = tableSize(capacity);
-    this.entries = new StaticArray<HostEntry | null>(n);
-    this.mask = <u32>n - 1;
-  }
-
-  /** Room for `capacity` hosts (config maxHosts) without starting over; grows only. */
-  fitTo(capacity: i32): void {
-    const n = tableSize(capacity);
-    if (n <= this.entries.length) return;
-    const old = this.entries;
-    this.entries = new StaticArray<HostEntry | null>(n);
-    this.mask = <u32>n - 1;
-    this.used = 0;
-    for (let i = 0; i < old.length; i++) {
-      const e = unchecked(old[i]);
-      if (e !== null) this.insert(e);
-    }
+  /** Room for `limit` hosts (config: twice maxHosts) before starting over. */
+  fitTo(limit: i32): void {
+    this.limit = max(limit, 32);
   }
 
   /**
@@ -88,9 +77,9 @@ export class HostCache {
    * invalid UTF-8 cannot alias a real host). Allocates only for a host not seen before.
    */
   lookup(keyBy: KeyBy, p: usize, size: usize): HostEntry | null {
-    const n = normalizeInto(keyBy, p, size);
+    const n = normalizeInto(keyBy, p, size, HASH);
     if (n == 0) return null;
-    const hash = fnv1a(KEY, n);
+    const hash = load<u32>(HASH);
     let i = hash & this.mask;
     while (true) {
       const e = unchecked(this.entries[i]);
@@ -125,81 +114,107 @@ export class HostCache {
 
   /** Forgets every slot hint and lease (the table's keys changed). */
   clear(): void {
-    for (let i = 0; i < this.entries.length; i++) unchecked((this.entries[i] = null));
+    this.entries = new StaticArray<HostEntry | null>(64);
+    this.mask = 63;
     this.used = 0;
   }
 
   private insert(entry: HostEntry): void {
-    if (this.used * 2 >= this.entries.length) this.clear();
+    if (this.used * 2 >= this.entries.length) {
+      if (this.used >= this.limit) this.clear();
+      else this.grow();
+    }
+    this.place(entry);
+    this.used++;
+  }
+
+  private place(entry: HostEntry): void {
     let i = entry.hash & this.mask;
     while (unchecked(this.entries[i]) !== null) i = (i + 1) & this.mask;
     unchecked((this.entries[i] = entry));
-    this.used++;
+  }
+
+  private grow(): void {
+    const old = this.entries;
+    const n = old.length * 2;
+    this.entries = new StaticArray<HostEntry | null>(n);
+    this.mask = <u32>n - 1;
+    for (let i = 0; i < old.length; i++) {
+      const e = unchecked(old[i]);
+      if (e !== null) this.place(e);
+    }
   }
 }
 
-/** A power of two with load factor at most 1/2 for `capacity` entries (and at least 64). */
-function tableSize(capacity: i32): i32 {
-  let n: i32 = 64;
-  while (n < capacity * 2 && n < 1 << 24) n <<= 1;
-  return n;
-}
+const FNV_OFFSET: u32 = 0x811c9dc5;
+const FNV_PRIME: u32 = 0x01000193;
 
 /**
- * Writes the stream key for raw value `p`/`size` into KEY and returns its length (0: not a
- * key). Under authority: the port is stripped ("game1.example.com:443", "[::1]:80" -> "[::1]")
- * and ASCII is lower-cased (host_key.ts normalizeAuthority, on bytes); otherwise as given.
+ * One pass over the raw value at `p`: checks every byte is printable ASCII, copies the key into
+ * KEY, hashes it (FNV-1a, as host_slots.ts bucketOf) and returns its length (0: not a key), the
+ * hash in `hashOut`. Under authority the port is stripped ("game1.example.com:443" and
+ * "[::1]:80" -> "[::1]") and ASCII is lower-cased (host_key.ts normalizeAuthority, on bytes);
+ * otherwise the value is taken as given.
  */
-function normalizeInto(keyBy: KeyBy, p: usize, size: usize): usize {
+function normalizeInto(keyBy: KeyBy, p: usize, size: usize, hashOut: usize): usize {
   if (size == 0 || size > <usize>MAX_KEY_LENGTH) return 0;
+  const authority = keyBy == KeyBy.Authority;
+  const bracketed = authority && load<u8>(p) == 0x5b;
+  let h = FNV_OFFSET;
+  // The host part ends at a single ":digits" port, or just after "]" when bracketed.
+  let end: usize = size;
+  let hashAtEnd = h;
+  let colons = 0;
+  let digitsAfter = true;
   for (let i: usize = 0; i < size; i++) {
-    const c = load<u8>(p + i);
-    if (!isKeyChar(c)) return 0;
-  }
-  let n = size;
-  if (keyBy == KeyBy.Authority) {
-    if (load<u8>(p) == 0x5b) {
-      // "[v6]" or "[v6]:port": keep through the bracket.
-      let close: usize = 0;
-      while (close < size && load<u8>(p + close) != 0x5d) close++;
-      if (close == size) return 0;
-      n = close + 1;
-    } else {
-      n = hostPartOf(p, size);
+    let c = <u32>load<u8>(p + i);
+    if (c <= 0x20 || c >= 0x7f) return 0;
+    if (authority) {
+      if (c - 0x41 < 26) c += 32;
+      if (bracketed) {
+        if (c == 0x5d && end == size) {
+          end = i + 1;
+          hashAtEnd = (h ^ c) * FNV_PRIME;
+        }
+      } else if (c == 0x3a) {
+        if (colons++ == 0) {
+          end = i;
+          hashAtEnd = h;
+          digitsAfter = true;
+        }
+      } else if (colons > 0 && c - 0x30 >= 10) {
+        digitsAfter = false;
+      }
     }
-    for (let i: usize = 0; i < n; i++) {
-      const c = load<u8>(p + i);
-      store<u8>(KEY + i, c >= 0x41 && c <= 0x5a ? c + 32 : c);
-    }
-    return n;
+    store<u8>(KEY + i, <u8>c);
+    h = (h ^ c) * FNV_PRIME;
   }
-  memory.copy(KEY, p, n);
-  return n;
-}
-
-/** The length without a ":digits" port; a value with several colons keeps them all. */
-function hostPartOf(p: usize, size: usize): usize {
-  let colon: isize = -1;
-  for (let i: usize = 0; i < size; i++) {
-    if (load<u8>(p + i) == 0x3a) {
-      if (colon >= 0) return size;
-      colon = <isize>i;
-    }
+  if (bracketed) {
+    if (end == size && load<u8>(KEY + size - 1) != 0x5d) return 0;
+  } else if (authority && !(colons == 1 && digitsAfter && end + 1 < size)) {
+    end = size;
+    hashAtEnd = h;
   }
-  if (colon < 0 || <usize>colon + 1 == size) return size;
-  for (let i = <usize>colon + 1; i < size; i++) {
-    const c = load<u8>(p + i);
-    if (c < 0x30 || c > 0x39) return size;
-  }
-  return <usize>colon;
+  if (!authority) hashAtEnd = h;
+  if (end == 0) return 0;
+  store<u32>(hashOut, hashAtEnd);
+  return end;
 }
 
 export function fnv1a(p: usize, n: usize): u32 {
-  let h: u32 = 0x811c9dc5;
-  for (let i: usize = 0; i < n; i++) h = (h ^ <u32>load<u8>(p + i)) * 0x01000193;
+  let h = FNV_OFFSET;
+  for (let i: usize = 0; i < n; i++) h = (h ^ <u32>load<u8>(p + i)) * FNV_PRIME;
   return h;
 }
 
+/** Whether the `n` bytes at `a` and `b` are equal, compared a word at a time. */
+export function sameMemory(a: usize, b: usize, n: usize): bool {
+  let i: usize = 0;
+  for (; i + 8 <= n; i += 8) if (load<u64>(a + i) != load<u64>(b + i)) return false;
+  for (; i < n; i++) if (load<u8>(a + i) != load<u8>(b + i)) return false;
+  return true;
+}
+
 function sameBytes(a: ArrayBuffer, p: usize, n: usize): bool {
-  return <usize>a.byteLength == n && memory.compare(changetype<usize>(a), p, n) == 0;
+  return <usize>a.byteLength == n && sameMemory(changetype<usize>(a), p, n);
 }

@@ -6,6 +6,7 @@
 // Layout (little-endian): u32 version | u32 flags | u16 hostBytes | host UTF-8 |
 //                         u16 entries | entries x (u32 vmId, u32 count) | [drain, see drain.ts]
 import { Drain, Reader, readDrain, Writer, writeDrain } from "./drain";
+import { sameMemory } from "./host_cache";
 import { VmLiveness } from "./vm_liveness";
 
 const VERSION: u32 = 0x43440001;
@@ -197,7 +198,7 @@ export function editCount(
   const hostSize = <usize>host.byteLength;
   if (size < 12 || load<u32>(p) != VERSION || <usize>load<u16>(p, 8) != hostSize) return Edit.Slow;
   if (<usize>12 + hostSize > size) return Edit.Slow;
-  if (memory.compare(p + 10, changetype<usize>(host), hostSize) != 0) return Edit.Slow;
+  if (!sameMemory(p + 10, changetype<usize>(host), hostSize)) return Edit.Slow;
   const flags = load<u32>(p, 4);
   if ((flags & FLAG_CLAIMING) != 0 && !acceptClaiming) return Edit.Slow;
   const q = p + 10 + hostSize;
@@ -255,7 +256,7 @@ export function liveTotalAt(
   liveness: VmLiveness,
 ): i64 {
   if (size < 12 || load<u32>(p) != VERSION || <usize>load<u16>(p, 8) != hostSize) return -1;
-  if (<usize>12 + hostSize > size || memory.compare(p + 10, host, hostSize) != 0) return -1;
+  if (<usize>12 + hostSize > size || !sameMemory(p + 10, host, hostSize)) return -1;
   const q = p + 10 + hostSize;
   const n = <usize>load<u16>(q);
   if (q + 2 + 8 * n > p + size) return -1;

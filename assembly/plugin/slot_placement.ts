@@ -100,7 +100,8 @@ export class SlotPlacement {
     return this.indexedSlot(host);
   }
 
-  private indexedSlot(host: string): i32 {
+  /** The slot the index gives for `host` (and remembered as this VM's hint), or -1. */
+  indexedSlot(host: string): i32 {
     const key = this.table.keys.bucket(bucketOf(host));
     if (sharedGet(key, this.read).status != WasmResult.Ok) return -1;
     const slot = decodeHostSlots(this.read.value).slotOf(host);

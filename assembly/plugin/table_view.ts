@@ -9,14 +9,43 @@ import { BUCKETS } from "./host_slots";
 import { decodeSlot, decodeSlotAt, hasDrainAt, liveTotalAt, Slot, SlotWriter } from "./slot";
 
 export class HostCount {
+  /** The first 8 bytes of the name, big-endian: orders most names without a full compare. */
+  readonly sortKey: u64;
+
   constructor(
-    public host: string,
+    /** The host key's bytes (what answers are written from; `host` decodes them on demand). */
+    public name: ArrayBuffer,
     /** Streams counted on the host's slot plus `overflow`: never less than the truth. */
     public active: i64,
     public drain: Drain | null,
     /** Streams in the host's overflow slot, which may or may not be the host's (0: exact). */
     public overflow: i64,
-  ) {}
+  ) {
+    let key: u64 = 0;
+    const p = changetype<usize>(name);
+    const n = min(<usize>name.byteLength, 8);
+    for (let i: usize = 0; i < n; i++) key |= (<u64>load<u8>(p + i)) << (56 - 8 * i);
+    this.sortKey = key;
+  }
+
+  get host(): string {
+    return String.UTF8.decode(this.name);
+  }
+}
+
+/** Orders hosts by name, bytewise (host keys are ASCII: the same order as by string). */
+export function byHost(a: HostCount, b: HostCount): i32 {
+  if (a.sortKey != b.sortKey) return a.sortKey < b.sortKey ? -1 : 1;
+  const x = changetype<usize>(a.name);
+  const y = changetype<usize>(b.name);
+  const m = <usize>a.name.byteLength;
+  const n = <usize>b.name.byteLength;
+  const common = min(m, n);
+  for (let i: usize = 8; i < common; i++) {
+    const c = <i32>load<u8>(x + i) - <i32>load<u8>(y + i);
+    if (c != 0) return c;
+  }
+  return m < n ? -1 : m > n ? 1 : 0;
 }
 
 export class TableSnapshot {
@@ -25,10 +54,16 @@ export class TableSnapshot {
   totalActive: i64 = 0;
 }
 
-/** The slot value of `host`, or null if the table does not track it. */
+/**
+ * The slot value of `host`, or null if the table does not track it. This VM's hint may be stale
+ * (the host was evicted and came back on another slot): then the index decides.
+ */
 export function slotOf(table: ConnectionTable, host: string): Slot | null {
-  const i = table.placement.locate(host);
-  return i < 0 ? null : slotAt(table, i, host);
+  const hinted = table.placement.locate(host);
+  const slot: Slot | null = hinted < 0 ? null : slotAt(table, hinted, host);
+  if (slot !== null) return slot;
+  const indexed = table.placement.indexedSlot(host);
+  return indexed < 0 || indexed == hinted ? null : slotAt(table, indexed, host);
 }
 
 /** Slot `i`'s value if it holds a host (`host`, when given), else null. */
@@ -45,7 +80,8 @@ export function hostCount(table: ConnectionTable, host: string): HostCount {
   const slot = slotOf(table, host);
   const overflow = table.overflowFor(host);
   const active = slot === null ? 0 : table.total(slot);
-  return new HostCount(host, active + overflow, slot === null ? null : slot.drain, overflow);
+  const name = String.UTF8.encode(host);
+  return new HostCount(name, active + overflow, slot === null ? null : slot.drain, overflow);
 }
 
 /**
@@ -106,8 +142,11 @@ function listHost(
   releaseRaw(p);
   if (active < 0) return;
   // The overflow bucket of the name (the index's FNV-1a over ASCII bytes, as bucketOf).
-  const shared = unchecked(overflow[(fnv1a(host, hostSize) % <u32>BUCKETS) & (OVERFLOW_BUCKETS - 1)]);
-  const name = String.UTF8.decodeUnsafe(host, hostSize);
+  const shared = unchecked(
+    overflow[(fnv1a(host, hostSize) % <u32>BUCKETS) & (OVERFLOW_BUCKETS - 1)],
+  );
+  const name = new ArrayBuffer(<i32>hostSize);
+  memory.copy(changetype<usize>(name), host, hostSize);
   out.hosts.push(new HostCount(name, active + shared, drain, shared));
   out.totalActive += active;
 }

@@ -22,6 +22,8 @@ import { SharedKeys } from "./shared_keys";
 const HEARTBEAT_BYTES = 20;
 /** Bound on VMs remembered; forgetting one only makes it count as alive for another TTL. */
 const MAX_WATCHED = 4096;
+/** VMs isAlive answers from a plain list (workers are few; the rest go through the map). */
+const ALIVE_LIST = 32;
 /** Bound on the shared list of VM ids (4 bytes each); a VM past it is met through slots. */
 const MAX_LISTED = 1024;
 
@@ -46,6 +48,9 @@ export class VmLiveness {
   /** When watch() last ran (wall clock; see watch for why it is only ever a bound). */
   private lastWatch: i64 = 0;
   private watched: Map<u32, Watch> = new Map<u32, Watch>();
+  /** Some of the VMs watched and not dead, for isAlive to find without hashing. */
+  private alive: StaticArray<u32> = new StaticArray<u32>(ALIVE_LIST);
+  private aliveCount: i32 = 0;
   private read: SharedRead = new SharedRead();
   private value: ArrayBuffer = new ArrayBuffer(HEARTBEAT_BYTES);
 
@@ -115,7 +120,10 @@ export class VmLiveness {
         w.stillMillis += step;
         w.dead = w.stillMillis >= max(this.ttlMillis, w.declaredTtlMillis);
         // Off the list, so it stays bounded; judges already watching keep their verdict.
-        if (w.dead) this.editList(keys, id, false);
+        if (w.dead) {
+          this.forgetAlive(id);
+          this.editList(keys, id, false);
+        }
       }
     }
   }
@@ -123,10 +131,30 @@ export class VmLiveness {
   /** Whether `vmId`'s entries still count. No host call: verdicts are formed on ticks. */
   isAlive(vmId: u32): bool {
     if (vmId == this.selfId) return true;
-    if (this.watched.has(vmId)) return !this.watched.get(vmId).dead;
-    if (this.watched.size >= MAX_WATCHED) this.watched.clear();
-    this.watched.set(vmId, new Watch());
+    // Every stream asks about the few VMs of its host's slot: a short list first, no hashing.
+    const n = this.aliveCount;
+    for (let i = 0; i < n; i++) if (unchecked(this.alive[i]) == vmId) return true;
+    if (this.watched.has(vmId)) {
+      if (this.watched.get(vmId).dead) return false;
+    } else {
+      if (this.watched.size >= MAX_WATCHED) {
+        this.watched.clear();
+        this.aliveCount = 0;
+      }
+      this.watched.set(vmId, new Watch());
+    }
+    if (n < ALIVE_LIST) unchecked((this.alive[this.aliveCount++] = vmId));
     return true;
+  }
+
+  /** Takes `vmId` off the short list of VMs known alive (it was just found dead). */
+  private forgetAlive(vmId: u32): void {
+    for (let i = 0; i < this.aliveCount; i++) {
+      if (unchecked(this.alive[i]) == vmId) {
+        unchecked((this.alive[i] = this.alive[--this.aliveCount]));
+        return;
+      }
+    }
   }
 
   /** Adds `id` to (or removes it from) the shared list of VM ids. */
