@@ -28,7 +28,7 @@ import {
 import { editValue, ValueEdit } from "./cas";
 import { Config } from "./config";
 import { CompletionReason } from "./drain";
-import { completeDrain, DeliveryTerms } from "./drain_rules";
+import { CompletionSink, completeDrain, DeliveryTerms } from "./drain_rules";
 import { Gauges } from "./gauges";
 import { HostCache, HostEntry, Lease } from "./host_cache";
 import { HostMetrics, hostMetricName, OVERFLOW_METRIC } from "./host_metrics";
@@ -74,14 +74,6 @@ export class UpdateResult {
   ) {}
 }
 
-/** A drain episode that a write of this VM completed: this VM alone signals it (webhook.ts). */
-export class Completion {
-  constructor(
-    public key: string,
-    public slot: Slot,
-  ) {}
-}
-
 /** Raises the recorded slot count, never lowers it. */
 class CapacityEdit extends ValueEdit {
   constructor(public wanted: i32) {
@@ -106,8 +98,11 @@ export class ConnectionTable {
   readonly gauges!: Gauges;
   /** Counts configs applied, so per-host facts tied to one config can tell they are stale. */
   generation: u32 = 0;
-  /** Episodes this VM's writes completed, not yet signalled (see takeCompleted). */
-  private completed: Array<Completion> = [];
+  /**
+   * Told of every episode a write of this VM completes, by that write: the webhook module, handed
+   * in by the VM's state once both exist (each needs the other).
+   */
+  sink: CompletionSink | null = null;
   private writer: SlotWriter = new SlotWriter();
   private sweepCursor: i32 = 0;
   private overflowSweep: i32 = 0;
@@ -328,7 +323,7 @@ export class ConnectionTable {
    * the write lands: a lost race means another VM's write landed, so the loop always ends, and
    * no count is ever left unwritten however many rounds are lost. Dead VMs' entries are dropped
    * in the same write, and a draining host that is now empty is completed in it: so exactly one
-   * write, by one VM, ever completes an episode (queued for takeCompleted).
+   * write, by one VM, ever completes an episode, and that VM signals it at once (the sink).
    */
   update(key: string, host: string, op: SlotOp): UpdateResult {
     // Drain transitions stamp times and compare leases, so they read the clock; counting does not
@@ -350,19 +345,13 @@ export class ConnectionTable {
       const status = sharedSet(key, slot.encode(), cas);
       if (status == WasmResult.Ok) {
         if (slot.metered) this.metrics.add(this.metricName(host), op.countDelta - dropped);
-        if (reason != CompletionReason.None) this.completed.push(new Completion(key, slot));
+        const sink = this.sink;
+        if (reason != CompletionReason.None && sink !== null) sink.completed(key, slot);
         return new UpdateResult(Update.Ok, slot);
       }
       op.undo();
       if (status != WasmResult.CasMismatch) return GAVE_UP;
     }
-  }
-
-  /** Completions written since the last call, for the webhook module to signal. */
-  takeCompleted(): Array<Completion> {
-    const done = this.completed;
-    if (done.length > 0) this.completed = [];
-    return done;
   }
 
   /**

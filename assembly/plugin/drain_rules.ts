@@ -1,5 +1,6 @@
 // State transitions of a drain episode, as pure functions on the record.
 import { CompletionReason, Delivery, Drain, DrainSource, DrainState } from "./drain";
+import { Slot } from "./slot";
 
 export function newDrain(
   episode: string,
@@ -16,7 +17,10 @@ export function newDrain(
   return d;
 }
 
-/** The drain ends: signalled once by whoever wrote this, delivered by `owner` (0: anyone). */
+/**
+ * The drain ends: signalled once by whoever wrote this, delivered by `owner` (0: the first VM
+ * that ticks), whose first attempt is part of this write.
+ */
 export function completeDrain(
   d: Drain,
   reason: CompletionReason,
@@ -31,11 +35,19 @@ export function completeDrain(
   d.reason = reason;
   d.remaining = remaining;
   d.delivery = webhookEnabled ? Delivery.Pending : Delivery.None;
-  d.attempts = 0;
-  d.nextAttemptAt = now;
   d.owner = owner;
-  d.leaseUntil = owner != 0 ? now + leaseMillis : 0;
   d.lastError = "";
+  if (webhookEnabled && owner != 0) {
+    // The completing VM sends attempt 1 at once (webhook.ts): recorded in this same write, so
+    // the signal needs no further write before it goes out.
+    d.attempts = 1;
+    d.leaseUntil = now + leaseMillis;
+    d.nextAttemptAt = d.leaseUntil;
+  } else {
+    d.attempts = 0;
+    d.leaseUntil = 0;
+    d.nextAttemptAt = now;
+  }
 }
 
 const MAX_BACKOFF_MILLIS: i64 = 5 * 60 * 1000;
@@ -78,6 +90,14 @@ export function sourceName(s: DrainSource): string {
  * How the webhook module wants a completion recorded: set by it from config, read by the table
  * when a write completes an episode (the delivery state is part of that same write).
  */
+/**
+ * Told by the table, right after the write that completed an episode and before that callback
+ * touches shared data again, so the signal goes out as close to the decision as it can.
+ */
+export abstract class CompletionSink {
+  abstract completed(key: string, slot: Slot): void;
+}
+
 export class DeliveryTerms {
   /** Whether a completed episode has a webhook to deliver. */
   enabled: bool = false;

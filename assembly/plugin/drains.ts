@@ -44,7 +44,6 @@ export class Drains {
       this.start(unchecked(hosts[i]), config.drain.deadlineSeconds, DrainSource.Config);
     }
     this.cancelUnlisted(hosts);
-    this.webhook.signalCompleted();
     this.webhook.terms.unowned = false;
   }
 
@@ -59,13 +58,12 @@ export class Drains {
     }
     editValue(this.table.keys.drains, new ListEdit(host, placed.slot, true, false));
     // The write may have completed the drain at once (nobody on the host): the value written
-    // tells, and its signal goes out now.
+    // tells (its signal went out from that write).
     const written = placed.written;
     const d = written !== null ? written.drain : op.result;
     if (written !== null && d !== null && d.episode == episode) {
       log(LogLevel.Info, "drain started for " + host + ": episode " + episode);
     }
-    this.webhook.signalCompleted();
     return new DrainOutcome(202, host, d, "");
   }
 
@@ -127,7 +125,6 @@ export class Drains {
         this.webhook.deliver(key, slot, d, now);
       }
     }
-    this.webhook.signalCompleted();
   }
 
   /**

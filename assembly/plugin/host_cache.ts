@@ -50,7 +50,7 @@ export class HostEntry {
 }
 
 /** Where stream keys are normalized into: one callback at a time, so one buffer is enough. */
-const KEY: usize = memory.data(MAX_KEY_LENGTH + 1);
+const KEY: usize = memory.data(MAX_KEY_LENGTH + 9);
 const HASH: usize = memory.data(4);
 
 /**
@@ -94,24 +94,6 @@ export class HostCache {
     return entry;
   }
 
-  /** The entry for a key already in text form (drain starts, admin): same table. */
-  lookupText(host: string): HostEntry {
-    const bytes = String.UTF8.encode(host);
-    const n = <usize>bytes.byteLength;
-    const p = changetype<usize>(bytes);
-    const hash = fnv1a(p, n);
-    let i = hash & this.mask;
-    while (true) {
-      const e = unchecked(this.entries[i]);
-      if (e === null) break;
-      if (e.hash == hash && sameBytes(e.hostBytes, p, n)) return e;
-      i = (i + 1) & this.mask;
-    }
-    const entry = new HostEntry(host, bytes, hash);
-    this.insert(entry);
-    return entry;
-  }
-
   /** Forgets every slot hint and lease (the table's keys changed). */
   clear(): void {
     this.entries = new StaticArray<HostEntry | null>(64);
@@ -148,22 +130,54 @@ export class HostCache {
 
 const FNV_OFFSET: u32 = 0x811c9dc5;
 const FNV_PRIME: u32 = 0x01000193;
+const ONES: u64 = <u64>0x01010101 * 0x100000001;
+const HIGHS: u64 = ONES << 7;
+/** 2^64 / golden ratio, the multiplier of a Fibonacci hash. */
+const GOLDEN: u64 = ((<u64>0x9e3779b9) << 32) | 0x7f4a7c15;
 
 /**
- * One pass over the raw value at `p`: checks every byte is printable ASCII, copies the key into
- * KEY, hashes it (FNV-1a, as host_slots.ts bucketOf) and returns its length (0: not a key), the
- * hash in `hashOut`. Under authority the port is stripped ("game1.example.com:443" and
- * "[::1]:80" -> "[::1]") and ASCII is lower-cased (host_key.ts normalizeAuthority, on bytes);
- * otherwise the value is taken as given.
+ * The stream key of the raw value at `p` into KEY, hashed (for this cache only) into `hashOut`;
+ * returns its length, 0 if the value cannot be a key. Values without ':' or a leading '['
+ * (nearly every Host header, every cluster name) take eight bytes at a time; the rest go byte by
+ * byte (normalizeSlowly). Same result either way: host_key.ts normalizeAuthority, on bytes.
  */
 function normalizeInto(keyBy: KeyBy, p: usize, size: usize, hashOut: usize): usize {
   if (size == 0 || size > <usize>MAX_KEY_LENGTH) return 0;
   const authority = keyBy == KeyBy.Authority;
+  if (authority && load<u8>(p) == 0x5b) return normalizeSlowly(keyBy, p, size, hashOut);
+  memory.copy(KEY, p, size);
+  store<u64>(KEY + size, 0);
+  let h: u64 = 0;
+  for (let at: usize = 0; at < size; at += 8) {
+    let w = load<u64>(KEY + at);
+    const left = size - at;
+    const valid: u64 = left >= 8 ? HIGHS : HIGHS & (((<u64>1) << (left << 3)) - 1);
+    // Any byte >= 0x80, then (exact once those are ruled out) any < 0x21, or 0x7f: adding 1
+    // sets a byte's high bit only where it was 0x7f.
+    if ((w & valid) != 0) return 0;
+    if (((w - ONES * 0x21) & ~w & valid) != 0) return 0;
+    if (((w + ONES) & valid) != 0) return 0;
+    if (authority) {
+      const colon = w ^ (ONES * 0x3a);
+      if (((colon - ONES) & ~colon & valid) != 0) return normalizeSlowly(keyBy, p, size, hashOut);
+      // 'A'..'Z' -> 'a'..'z': a byte is upper case when >= 'A' and not > 'Z'.
+      const geA = w + ONES * (0x80 - 0x41);
+      const gtZ = w + ONES * (0x7f - 0x5a);
+      w |= (geA & ~gtZ & valid) >> 2;
+      store<u64>(KEY + at, w);
+    }
+    h = (h ^ w) * GOLDEN;
+  }
+  store<u32>(hashOut, <u32>(h ^ (h >> 32)) ^ <u32>size);
+  return size;
+}
+
+/** normalizeInto, byte by byte, for values with a port or a bracketed IPv6 address. */
+function normalizeSlowly(keyBy: KeyBy, p: usize, size: usize, hashOut: usize): usize {
+  const authority = keyBy == KeyBy.Authority;
   const bracketed = authority && load<u8>(p) == 0x5b;
-  let h = FNV_OFFSET;
   // The host part ends at a single ":digits" port, or just after "]" when bracketed.
   let end: usize = size;
-  let hashAtEnd = h;
   let colons = 0;
   let digitsAfter = true;
   for (let i: usize = 0; i < size; i++) {
@@ -172,14 +186,10 @@ function normalizeInto(keyBy: KeyBy, p: usize, size: usize, hashOut: usize): usi
     if (authority) {
       if (c - 0x41 < 26) c += 32;
       if (bracketed) {
-        if (c == 0x5d && end == size) {
-          end = i + 1;
-          hashAtEnd = (h ^ c) * FNV_PRIME;
-        }
+        if (c == 0x5d && end == size) end = i + 1;
       } else if (c == 0x3a) {
         if (colons++ == 0) {
           end = i;
-          hashAtEnd = h;
           digitsAfter = true;
         }
       } else if (colons > 0 && c - 0x30 >= 10) {
@@ -187,18 +197,23 @@ function normalizeInto(keyBy: KeyBy, p: usize, size: usize, hashOut: usize): usi
       }
     }
     store<u8>(KEY + i, <u8>c);
-    h = (h ^ c) * FNV_PRIME;
   }
   if (bracketed) {
     if (end == size && load<u8>(KEY + size - 1) != 0x5d) return 0;
   } else if (authority && !(colons == 1 && digitsAfter && end + 1 < size)) {
     end = size;
-    hashAtEnd = h;
   }
-  if (!authority) hashAtEnd = h;
   if (end == 0) return 0;
-  store<u32>(hashOut, hashAtEnd);
+  store<u32>(hashOut, wordHash(KEY, end));
   return end;
+}
+
+/** The cache's hash of the `n` key bytes at `p` (zero-padded to a word), as normalizeInto's. */
+function wordHash(p: usize, n: usize): u32 {
+  store<u64>(p + n, 0);
+  let h: u64 = 0;
+  for (let at: usize = 0; at < n; at += 8) h = (h ^ load<u64>(p + at)) * GOLDEN;
+  return <u32>(h ^ (h >> 32)) ^ <u32>n;
 }
 
 export function fnv1a(p: usize, n: usize): u32 {

@@ -21,7 +21,6 @@ import { AdminEndpoint, AdminRequest } from "./admin";
 import { Config, KeyBy } from "./config";
 import { ConnectionTable } from "./connection_table";
 import { HostEntry, Lease } from "./host_cache";
-import { Webhook } from "./webhook";
 
 // Names and property paths, encoded once (property path segments are NUL-separated).
 const PATH = String.UTF8.encode(":path");
@@ -49,7 +48,6 @@ export class PlayerStream extends HttpContext {
     root: RootContext,
     private config: Config,
     private table: ConnectionTable,
-    private webhook: Webhook,
     private admin: AdminEndpoint | null,
   ) {
     super(id, root);
@@ -112,8 +110,6 @@ export class PlayerStream extends HttpContext {
     }
     if (!entry.tracked(this.config.hosts)) return Verdict.NotCounted;
     const lease = this.table.open(entry, this.config.drain.rejectNew);
-    // A write past a drain's deadline completes it, even an open's.
-    this.webhook.signalCompleted();
     if (lease === null) return Verdict.Refused;
     this.lease = lease;
     return Verdict.Counted;
@@ -126,8 +122,6 @@ export class PlayerStream extends HttpContext {
     if (lease !== null) {
       this.table.close(lease);
       this.lease = null;
-      // The last close of a draining host completes its drain: signal it now.
-      this.webhook.signalCompleted();
     }
   }
 

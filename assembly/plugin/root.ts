@@ -29,6 +29,9 @@ export class VmState {
     const terms = new DeliveryTerms();
     const table = new ConnectionTable(terms);
     const webhook = new Webhook(table, terms);
+    // The table signals each completion it writes through the webhook module, which needs the
+    // table for delivery: tied here, once both exist.
+    table.sink = webhook;
     this.table = table;
     this.webhook = webhook;
     this.drains = new Drains(table, webhook);
@@ -99,7 +102,7 @@ export class ConnDrainRoot extends RootContext {
     const config = this.config;
     // Envoy creates streams only for a root whose configure succeeded; be inert otherwise.
     if (config === null) return new HttpContext(id, this);
-    return new PlayerStream(id, this, config, this.vm.table, this.vm.webhook, this.admin);
+    return new PlayerStream(id, this, config, this.vm.table, this.admin);
   }
 }
 

@@ -109,10 +109,15 @@ export class SlotPlacement {
     return slot;
   }
 
-  /** The index pointed at a slot that now holds another host: drop that stale entry. */
+  /**
+   * The index pointed at a slot that held another host: drop that stale entry, unless the host
+   * is back on that very slot by now (another VM may have evicted it and placed it there again
+   * since the slot was read: removing that entry would hide the host's players from the index).
+   */
   forget(host: string, slot: i32): void {
     this.hints.delete(host);
-    editValue(this.table.keys.bucket(bucketOf(host)), new ListEdit(host, slot, false));
+    const key = this.table.keys.bucket(bucketOf(host));
+    editValue(key, new UnindexEdit(host, slot, this.table.keys.slot(slot)));
   }
 
   private remember(host: string, slot: i32): void {
@@ -243,6 +248,31 @@ export class SlotPlacement {
   /** Gives back a slot claimed by this VM but never indexed. */
   private release(i: i32, host: string): void {
     editValue(this.table.keys.slot(i), new ReleaseEdit(host));
+  }
+}
+
+/** Removes (host, slot) from an index bucket if the slot does not hold the host (read fresh). */
+class UnindexEdit extends ValueEdit {
+  private read: SharedRead = new SharedRead();
+
+  constructor(
+    public host: string,
+    public slot: i32,
+    public slotKey: string,
+  ) {
+    super();
+  }
+
+  edit(current: ArrayBuffer): ArrayBuffer | null {
+    const bucket = decodeHostSlots(current);
+    if (bucket.has(this.host, this.slot) < 0) return null;
+    // Read after the bucket: a placement that put the host back publishes to this bucket after
+    // writing the slot, so either this read sees the host or this edit's CAS fails and reruns.
+    if (sharedGet(this.slotKey, this.read).status == WasmResult.Ok) {
+      if (decodeSlot(this.read.value).host == this.host) return null;
+    }
+    bucket.remove(this.host, this.slot);
+    return bucket.encode();
   }
 }
 

@@ -18,7 +18,7 @@ import { ConnectionTable, Update } from "./connection_table";
 import { Delivery, Drain } from "./drain";
 import { AttemptOp, OutcomeOp, TakeOverOp } from "./drain_ops";
 import { completionJson } from "./drain_render";
-import { backoffMillis, DeliveryTerms } from "./drain_rules";
+import { backoffMillis, CompletionSink, DeliveryTerms } from "./drain_rules";
 import { Slot } from "./slot";
 import { slotOf } from "./table_view";
 import { SIGNATURE_HEADER, webhookSignature } from "./webhook_signature";
@@ -32,7 +32,7 @@ class InFlight {
   ) {}
 }
 
-export class Webhook {
+export class Webhook extends CompletionSink {
   config: WebhookConfig = new WebhookConfig();
   gateway: string = "";
   /** The root context calls are made for (the newest configuration's). */
@@ -43,7 +43,9 @@ export class Webhook {
     private table: ConnectionTable,
     /** How the table records a completion's delivery; shared with it. */
     readonly terms: DeliveryTerms,
-  ) {}
+  ) {
+    super();
+  }
 
   configure(config: Config, gateway: string, rootId: u32): void {
     this.config = config.webhook;
@@ -55,19 +57,10 @@ export class Webhook {
   }
 
   /**
-   * Signals every episode this VM's writes completed since the last call: the complete key,
-   * a log line, and the webhook if this VM owns its delivery. Called at the end of every
-   * callback that writes slots (a stream's open and close, ticks, configure, admin drains).
+   * This VM's write just completed `slot`'s episode: record the complete key, log, and send
+   * attempt 1 if this VM owns delivery (the attempt is already recorded in that write).
    */
-  signalCompleted(): void {
-    const done = this.table.takeCompleted();
-    for (let i = 0; i < done.length; i++) {
-      const c = unchecked(done[i]);
-      this.completed(c.key, c.slot);
-    }
-  }
-
-  private completed(key: string, slot: Slot): void {
+  completed(key: string, slot: Slot): void {
     const d = slot.drain!;
     const host = slot.host;
     const record = completionJson(host, d, this.gateway, false);
@@ -82,7 +75,9 @@ export class Webhook {
         d.remaining.toString() +
         " left",
     );
-    if (d.delivery == Delivery.Pending && d.owner == this.table.selfId) this.send(key, host, d);
+    if (d.delivery == Delivery.Pending && d.owner == this.table.selfId) {
+      this.post(key, host, d, d.attempts);
+    }
   }
 
   /**
@@ -110,12 +105,18 @@ export class Webhook {
     if (now >= d.nextAttemptAt) this.send(key, slot.host, d);
   }
 
-  /** Sends one attempt (recorded first, so a crash mid-send still counts it). */
+  /** Sends one more attempt (recorded first, so a crash mid-send still counts it). */
   private send(key: string, host: string, d: Drain): void {
-    const hook = this.config;
-    if (!hook.enabled) return;
+    if (!this.config.enabled) return;
     const attempt = new AttemptOp(d.episode, this.terms.leaseMillis);
     if (this.table.update(key, host, attempt).status != Update.Ok) return;
+    this.post(key, host, d, attempt.attempt);
+  }
+
+  /** The http call of attempt `attempt` (already recorded in the episode). */
+  private post(key: string, host: string, d: Drain, attempt: i32): void {
+    const hook = this.config;
+    if (!hook.enabled) return;
     const body = String.UTF8.encode(completionJson(host, d, this.gateway, true));
     const headers: HeaderPair[] = [];
     headers.push(new HeaderPair(":method", "POST"));
@@ -137,7 +138,7 @@ export class Webhook {
             hook.cluster +
             " a cluster of this gateway?"
           : "Envoy refused the call (status " + call.status.toString() + ")";
-      this.failed(key, host, d.episode, attempt.attempt, why);
+      this.failed(key, host, d.episode, attempt, why);
       return;
     }
     this.inFlight.set(call.token, new InFlight(key, host, d.episode));

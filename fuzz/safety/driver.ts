@@ -406,7 +406,9 @@ export class Driver {
     const d = view.drain;
     if (!d || typeof d.episode !== "string") return;
     this.model.requestedEpisodes.add(d.episode);
-    this.checker.drainView(d.host ?? name, d);
+    // An answer shows the state its request read; a step injected into the request may have
+    // moved the episode on since (e.g. completed it by its deadline), so it may look older.
+    this.checker.drainView(d.host ?? name, d, this.injectedDuringRequest);
   }
 
   private crash(w: number): void {
@@ -539,10 +541,22 @@ export class Driver {
       const target = this.innerVm(inject);
       if (target < 0 || target === vm) return;
       this.figures.injected++;
+      this.injectedDuringRequest = true;
       void this.exec(inject);
     };
-    return this.withGetHook(hook, () => this.exec(inner));
+    this.injectedDuringRequest = false;
+    const ran = this.withGetHook(hook, () => this.exec(inner));
+    if (ran instanceof Promise) {
+      return ran.finally(() => {
+        this.injectedDuringRequest = false;
+      });
+    }
+    this.injectedDuringRequest = false;
+    return ran;
   }
+
+  /** Whether a step was injected into the request now being answered (see drainRequest). */
+  private injectedDuringRequest = false;
 
   private storm(n: number, inner: Step): Promise<void> | undefined {
     const vm = this.innerVm(inner);
