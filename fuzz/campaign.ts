@@ -12,6 +12,11 @@ export type Scale = "test" | "full";
 
 export interface Campaign {
   name: string;
+  /**
+   * Does its work in child processes: `make fuzz` starts it first and runs the others beside it
+   * (they are single-threaded; the children keep the other cores busy meanwhile).
+   */
+  forks?: boolean;
   /** Runs the campaign; `scale` "test" is a fast subset for the test suite. */
   run(scale: Scale): Promise<Report>;
 }

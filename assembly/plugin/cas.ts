@@ -6,7 +6,15 @@
 // loop (ConnectionTable.update), which also completes drains and moves gauges in the same write.
 import { WasmResult } from "../abi/enums";
 import { SharedRead, sharedGet, sharedSet } from "../abi/hostcalls";
-import { decodeHostSlots, HostSlots } from "./host_slots";
+import {
+  decodeHostSlots,
+  HostSlots,
+  listLength,
+  listWith,
+  listWithout,
+  pairInList,
+  slotInList,
+} from "./host_slots";
 
 /** A change to one value, computed from the value just read. */
 export abstract class ValueEdit {
@@ -32,13 +40,14 @@ export function editValue(key: string, change: ValueEdit): bool {
  * and the metered list) a host is listed at most once: adding a host already listed keeps the
  * existing pair. Without it (the open-drains list) pairs are what counts: a host whose slot moved
  * is listed with the new slot too, until the stale pair is removed. After the edit, `slot` is the
- * slot the list gives the host (-1: not listed).
+ * slot the list gives the host (-1: not listed). Works on the bytes (host_slots.ts), no decoding.
  */
 export class ListEdit extends ValueEdit {
   slot: i32 = -1;
+  private name: ArrayBuffer;
 
   constructor(
-    public host: string,
+    host: string,
     public wanted: i32,
     public add: bool,
     public uniqueHost: bool = true,
@@ -46,21 +55,23 @@ export class ListEdit extends ValueEdit {
     public limit: i32 = i32.MAX_VALUE,
   ) {
     super();
+    this.name = String.UTF8.encode(host);
   }
 
   edit(current: ArrayBuffer): ArrayBuffer | null {
-    const list = decodeHostSlots(current);
     if (!this.add) {
       this.slot = -1;
-      return list.remove(this.host, this.wanted) ? list.encode() : null;
+      return listWithout(current, this.name, this.wanted);
     }
-    const at = this.uniqueHost ? list.slotOf(this.host) : list.has(this.host, this.wanted);
+    const at = this.uniqueHost
+      ? slotInList(current, this.name)
+      : pairInList(current, this.name, this.wanted)
+        ? this.wanted
+        : -1;
     this.slot = at;
-    if (at >= 0 || list.hosts.length >= this.limit) return null;
-    list.hosts.push(this.host);
-    list.slots.push(this.wanted);
+    if (at >= 0 || listLength(current) >= this.limit) return null;
     this.slot = this.wanted;
-    return list.encode();
+    return listWith(current, this.name, this.wanted);
   }
 }
 

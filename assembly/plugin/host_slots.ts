@@ -98,3 +98,75 @@ export function bucketOf(host: string): i32 {
   }
   return <i32>(h % <u32>BUCKETS);
 }
+
+// ---- in place: lookups and edits without decoding the list -----------------------------------
+// The per-stream and per-new-host paths read and change these lists often (the index on every
+// first stream, the metered list of up to metrics.maxHosts names on every gauge grant): looking
+// at the bytes spares a string per entry.
+
+/** Where the entry for the `n` name bytes at `name` starts in the list at `p`, or 0 if absent. */
+function entryAt(p: usize, size: usize, name: usize, n: usize, slot: i32, anySlot: bool): usize {
+  if (size < 2) return 0;
+  const end = p + size;
+  const count = <i32>load<u16>(p);
+  let at = p + 2;
+  for (let i = 0; i < count && at + 6 <= end; i++) {
+    const len = <usize>load<u16>(at);
+    if (at + 6 + len > end) break;
+    if (len == n && memory.compare(at + 2, name, n) == 0) {
+      if (anySlot || <i32>load<u32>(at + 2 + len) == slot) return at;
+    }
+    at += 6 + len;
+  }
+  return 0;
+}
+
+/** The slot the list gives the host named by `name`, or -1. */
+export function slotInList(list: ArrayBuffer, name: ArrayBuffer): i32 {
+  const p = changetype<usize>(list);
+  const n = <usize>name.byteLength;
+  const at = entryAt(p, <usize>list.byteLength, changetype<usize>(name), n, 0, true);
+  return at == 0 ? -1 : <i32>load<u32>(at + 2 + n);
+}
+
+/** Whether the exact pair (name, slot) is listed. */
+export function pairInList(list: ArrayBuffer, name: ArrayBuffer, slot: i32): bool {
+  const p = changetype<usize>(list);
+  const n = <usize>name.byteLength;
+  return entryAt(p, <usize>list.byteLength, changetype<usize>(name), n, slot, false) != 0;
+}
+
+/** How many entries the list holds. */
+export function listLength(list: ArrayBuffer): i32 {
+  return list.byteLength < 2 ? 0 : <i32>load<u16>(changetype<usize>(list));
+}
+
+/** The list with (name, slot) appended. */
+export function listWith(list: ArrayBuffer, name: ArrayBuffer, slot: i32): ArrayBuffer {
+  const size = list.byteLength < 2 ? 2 : list.byteLength;
+  const n = name.byteLength;
+  const out = new ArrayBuffer(size + 6 + n);
+  const q = changetype<usize>(out);
+  if (list.byteLength >= 2) memory.copy(q, changetype<usize>(list), <usize>size);
+  store<u16>(q, <u16>(listLength(list) + 1));
+  store<u16>(q + size, <u16>n);
+  memory.copy(q + size + 2, changetype<usize>(name), <usize>n);
+  store<u32>(q + size + 2 + n, <u32>slot);
+  return out;
+}
+
+/** The list without the exact pair (name, slot), or null if it is not listed. */
+export function listWithout(list: ArrayBuffer, name: ArrayBuffer, slot: i32): ArrayBuffer | null {
+  const p = changetype<usize>(list);
+  const size = <usize>list.byteLength;
+  const n = <usize>name.byteLength;
+  const at = entryAt(p, size, changetype<usize>(name), n, slot, false);
+  if (at == 0) return null;
+  const gone = 6 + n;
+  const out = new ArrayBuffer(<i32>(size - gone));
+  const q = changetype<usize>(out);
+  memory.copy(q, p, at - p);
+  memory.copy(q + (at - p), at + gone, p + size - at - gone);
+  store<u16>(q, <u16>(listLength(list) - 1));
+  return out;
+}

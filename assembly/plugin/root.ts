@@ -24,6 +24,8 @@ export class VmState {
   readonly table: ConnectionTable;
   readonly webhook: Webhook;
   readonly drains: Drains;
+  /** The root of the config this VM applied last: the one whose ticks do the VM's work. */
+  currentRoot: u32 = 0;
 
   constructor() {
     const terms = new DeliveryTerms();
@@ -63,6 +65,7 @@ export class ConnDrainRoot extends RootContext {
       return false;
     }
     this.config = config;
+    vm.currentRoot = this.id;
     const gateway = gatewayId(config);
     vm.webhook.configure(config, gateway, this.id);
     vm.drains.configure(config);
@@ -88,6 +91,10 @@ export class ConnDrainRoot extends RootContext {
   }
 
   onTick(): void {
+    // A root of an older config can tick on while its streams last (Envoy deletes it after
+    // them): the VM's work is done once a period, on the current root's ticks (vm_liveness.ts
+    // counts time in them).
+    if (this.id != this.vm.currentRoot) return;
     refreshLogLevel();
     this.vm.table.heartbeat();
     this.vm.drains.tick();

@@ -4,7 +4,7 @@
 import { WasmResult } from "../abi/enums";
 import { SharedRead, sharedGet } from "../abi/hostcalls";
 import { HostMetrics } from "./host_metrics";
-import { decodeHostSlots } from "./host_slots";
+import { slotInList } from "./host_slots";
 import { FLAG_CLAIMING, FLAG_METERED, Slot } from "./slot";
 
 export abstract class SlotOp {
@@ -101,7 +101,7 @@ export class OverflowCountOp extends CountOp {
   apply(slot: Slot, self: u32, now: i64): bool {
     this.indexed = false;
     if (this.delta > 0 && sharedGet(this.bucketKey, this.read).status == WasmResult.Ok) {
-      if (decodeHostSlots(this.read.value).slotOf(this.host) >= 0) {
+      if (slotInList(this.read.value, String.UTF8.encode(this.host)) >= 0) {
         this.indexed = true;
         this.countDelta = 0;
         return false;

@@ -17,7 +17,7 @@ import {
 import { editValue, ListEdit, ValueEdit } from "./cas";
 import { ConnectionTable, OVERFLOW_HOST, overflowBucketOf, Update } from "./connection_table";
 import { hostMetricName } from "./host_metrics";
-import { bucketOf, decodeHostSlots } from "./host_slots";
+import { bucketOf, listWithout, pairInList, slotInList } from "./host_slots";
 import {
   decodeSlot,
   decodeSlotAt,
@@ -104,7 +104,7 @@ export class SlotPlacement {
   indexedSlot(host: string): i32 {
     const key = this.table.keys.bucket(bucketOf(host));
     if (sharedGet(key, this.read).status != WasmResult.Ok) return -1;
-    const slot = decodeHostSlots(this.read.value).slotOf(host);
+    const slot = slotInList(this.read.value, String.UTF8.encode(host));
     if (slot >= 0) this.remember(host, slot);
     return slot;
   }
@@ -141,7 +141,7 @@ export class SlotPlacement {
   private place(host: string, fresh: Slot, scanFullTable: bool): Placed | null {
     const indexKey = this.table.keys.bucket(bucketOf(host));
     if (sharedGet(indexKey, this.read).status != WasmResult.Ok) return NO_ROOM;
-    if (decodeHostSlots(this.read.value).slotOf(host) >= 0) return null;
+    if (slotInList(this.read.value, String.UTF8.encode(host)) >= 0) return null;
     fresh.flags |= FLAG_CLAIMING;
     const claimed = this.claimSlot(fresh, scanFullTable);
     if (claimed < 0) return NO_ROOM;
@@ -254,6 +254,7 @@ export class SlotPlacement {
 /** Removes (host, slot) from an index bucket if the slot does not hold the host (read fresh). */
 class UnindexEdit extends ValueEdit {
   private read: SharedRead = new SharedRead();
+  private name: ArrayBuffer;
 
   constructor(
     public host: string,
@@ -261,18 +262,17 @@ class UnindexEdit extends ValueEdit {
     public slotKey: string,
   ) {
     super();
+    this.name = String.UTF8.encode(host);
   }
 
   edit(current: ArrayBuffer): ArrayBuffer | null {
-    const bucket = decodeHostSlots(current);
-    if (bucket.has(this.host, this.slot) < 0) return null;
+    if (!pairInList(current, this.name, this.slot)) return null;
     // Read after the bucket: a placement that put the host back publishes to this bucket after
     // writing the slot, so either this read sees the host or this edit's CAS fails and reruns.
     if (sharedGet(this.slotKey, this.read).status == WasmResult.Ok) {
       if (decodeSlot(this.read.value).host == this.host) return null;
     }
-    bucket.remove(this.host, this.slot);
-    return bucket.encode();
+    return listWithout(current, this.name, this.slot);
   }
 }
 

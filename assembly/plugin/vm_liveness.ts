@@ -9,10 +9,10 @@
 //    its own first tick on (and any VM it meets in a slot but not in the list, from then on);
 //  - a judge reads the heartbeats of the VMs it watches on each of its own ticks, and declares
 //    one dead only after its beat counter has stood still for as long as both the judge's TTL
-//    and the TTL the other VM itself declared. That span is added up tick by tick, each tick
-//    worth the time since the judge's previous one but at most one tick period (Envoy runs
-//    ticks on the monotonic clock): a wall-clock step forward adds at most one period, one
-//    backward nothing, and a VM ticking for two roots during a config update counts real time.
+//    and the TTL the other VM itself declared. That span is counted in the ticks of the judge's
+//    current root, one tick period each: Envoy fires ticks from the monotonic clock, so no
+//    wall-clock step moves it, and the roots of older configs (which may tick on while their
+//    streams last) do not count.
 // A judge that has not yet watched a VM for that long counts it as alive (late, never false).
 import { WasmResult } from "../abi/enums";
 import { nowMillis, randomU32, SharedRead, sharedGet, sharedSet } from "../abi/hostcalls";
@@ -45,8 +45,6 @@ export class VmLiveness {
   /** Whether this VM has written its heartbeat key at least once. */
   beating: bool = false;
   private beats: i64 = 0;
-  /** When watch() last ran (wall clock; see watch for why it is only ever a bound). */
-  private lastWatch: i64 = 0;
   private watched: Map<u32, Watch> = new Map<u32, Watch>();
   /** Some of the VMs watched and not dead, for isAlive to find without hashing. */
   private alive: StaticArray<u32> = new StaticArray<u32>(ALIVE_LIST);
@@ -82,16 +80,13 @@ export class VmLiveness {
   }
 
   /**
-   * Runs on each of this VM's ticks: one heartbeat read per VM watched and not yet dead. How
-   * long a beat counter has stood still is counted in this VM's own ticks, each worth the time
-   * since the last one but never more than a tick period: a VM whose config was just updated
-   * may tick for two roots for a while, and a wall-clock step forward must not count as time
-   * waited (one backward counts as none).
+   * Runs on each tick of this VM's current root (Root.onTick): one heartbeat read per VM watched
+   * and not yet dead. How long a beat counter has stood still is counted in those ticks, each
+   * worth one tick period: Envoy fires them from the monotonic clock, so no wall-clock step
+   * moves the count, and the roots of older configs, which may tick on, do not count twice.
    */
   watch(keys: SharedKeys): void {
-    const now = nowMillis();
-    const step = min(max(now - this.lastWatch, 0), this.tickMillis);
-    this.lastWatch = now;
+    const step = this.tickMillis;
     if (sharedGet(keys.vms, this.read).status == WasmResult.Ok) {
       const list = this.read.value;
       const p = changetype<usize>(list);

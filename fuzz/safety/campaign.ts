@@ -86,6 +86,7 @@ async function* forked(wasm: string, seeds: number[], steps: number, n: number) 
 
 export const safetyCampaign: Campaign = {
   name: "safety",
+  forks: true,
   run: (scale: Scale) =>
     timed("safety", async (findings, figures) => {
       const wasm = pluginPath();
