@@ -4,6 +4,7 @@
 // Deliberate differences from the published AssemblyScript SDKs (see docs/abi-layer.md):
 // every root context id gets its own RootContext object (a config update creates a new one and
 // the old one keeps serving its streams), and on_done/on_delete work for roots as for streams.
+import { ContextTable } from "./context_table";
 import { Action } from "./enums";
 
 export class RootContext {
@@ -61,14 +62,14 @@ export function setRootContextFactory(factory: RootFactory): void {
   rootFactory = factory;
 }
 
-export const roots = new Map<u32, RootContext>();
+export const roots = new ContextTable<RootContext>();
 /** The context whose callback is running: calls out made on a root's behalf switch back to it. */
 export let currentContextId: u32 = 0;
 
 export function enter(id: u32): void {
   currentContextId = id;
 }
-export const streams = new Map<u32, HttpContext>();
+export const streams = new ContextTable<HttpContext>();
 
 export function createContext(id: u32, parentId: u32): void {
   if (parentId == 0) {
@@ -76,6 +77,6 @@ export function createContext(id: u32, parentId: u32): void {
     return;
   }
   // An unknown parent would be a host bug; ignoring the stream is safer than trapping the VM.
-  if (!roots.has(parentId)) return;
-  streams.set(id, roots.get(parentId).createHttpContext(id));
+  const root = roots.get(parentId);
+  if (root !== null) streams.set(id, root.createHttpContext(id));
 }

@@ -1,6 +1,6 @@
 // The proxy-wasm ABI 0.2.1 callbacks Envoy calls, dispatched to context objects.
-// Each looks the context up with has() first: a Map miss in AssemblyScript aborts, and an
-// abort inside Envoy fails the whole worker VM.
+// Each looks its context up in a ContextTable, whose miss is null: an AssemblyScript Map's get()
+// aborts on a miss, and an abort inside Envoy fails the whole worker VM.
 import "./trap";
 import { createContext, enter, HttpContext, RootContext, roots, streams } from "./context";
 import { Action } from "./enums";
@@ -18,12 +18,12 @@ export function proxy_on_context_create(contextId: u32, parentId: u32): void {
 
 function root(id: u32): RootContext | null {
   enter(id);
-  return roots.has(id) ? roots.get(id) : null;
+  return roots.get(id);
 }
 
 function stream(id: u32): HttpContext | null {
   enter(id);
-  return streams.has(id) ? streams.get(id) : null;
+  return streams.get(id);
 }
 
 export function proxy_on_vm_start(rootId: u32, vmConfigurationSize: u32): bool {

@@ -76,7 +76,7 @@ export class AdminEndpoint {
 
   /** matches() on the raw :path bytes at `p` (what every stream pays: a compare, no copy). */
   matchesAt(p: usize, size: usize): bool {
-    if (!this.config.enabled) return false;
+    // (Root makes an endpoint only for a config that enables it.)
     if (this.base.byteLength == 0) this.base = String.UTF8.encode(this.config.path);
     const n = <usize>this.base.byteLength;
     if (size < n || memory.compare(p, changetype<usize>(this.base), n) != 0) return false;

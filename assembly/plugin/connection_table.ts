@@ -175,10 +175,10 @@ export class ConnectionTable {
     return editValue(this.keys.capacity, new CapacityEdit(this.maxHosts));
   }
 
-  /** Runs on every tick of every VM. */
-  heartbeat(): void {
+  /** Runs on every tick of every root context of the VM (`rootId`, ticking every `period`). */
+  heartbeat(rootId: u32, periodMillis: i64): void {
     this.liveness.heartbeat(this.keys);
-    this.liveness.watch(this.keys);
+    this.liveness.watch(this.keys, rootId, periodMillis);
     this.sweep();
   }
 

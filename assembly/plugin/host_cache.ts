@@ -224,10 +224,13 @@ export function fnv1a(p: usize, n: usize): u32 {
 
 /** Whether the `n` bytes at `a` and `b` are equal, compared a word at a time. */
 export function sameMemory(a: usize, b: usize, n: usize): bool {
-  let i: usize = 0;
-  for (; i + 8 <= n; i += 8) if (load<u64>(a + i) != load<u64>(b + i)) return false;
-  for (; i < n; i++) if (load<u8>(a + i) != load<u8>(b + i)) return false;
-  return true;
+  if (n < 8) {
+    for (let i: usize = 0; i < n; i++) if (load<u8>(a + i) != load<u8>(b + i)) return false;
+    return true;
+  }
+  // Whole words, then the last word again, overlapping what came before.
+  for (let i: usize = 0; i + 8 < n; i += 8) if (load<u64>(a + i) != load<u64>(b + i)) return false;
+  return load<u64>(a + n - 8) == load<u64>(b + n - 8);
 }
 
 function sameBytes(a: ArrayBuffer, p: usize, n: usize): bool {

@@ -56,7 +56,7 @@ export class PlayerStream extends HttpContext {
   onRequestHeaders(headers: u32, endOfStream: bool): u32 {
     // Headers can only be read now: Envoy drops them once this callback returns Continue.
     const admin = this.admin;
-    if (admin !== null && admin.config.enabled) {
+    if (admin !== null) {
       const path = this.adminPath(admin);
       if (path !== null) {
         this.local = true;

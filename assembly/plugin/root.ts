@@ -24,8 +24,6 @@ export class VmState {
   readonly table: ConnectionTable;
   readonly webhook: Webhook;
   readonly drains: Drains;
-  /** The root of the config this VM applied last: the one whose ticks do the VM's work. */
-  currentRoot: u32 = 0;
 
   constructor() {
     const terms = new DeliveryTerms();
@@ -65,18 +63,20 @@ export class ConnDrainRoot extends RootContext {
       return false;
     }
     this.config = config;
-    vm.currentRoot = this.id;
     const gateway = gatewayId(config);
     vm.webhook.configure(config, gateway, this.id);
     vm.drains.configure(config);
-    this.admin = new AdminEndpoint(
-      config.admin,
-      gateway,
-      vm.table,
-      vm.drains,
-      config.drain.deadlineSeconds,
-      config.keyBy,
-    );
+    // Without a token or an allow-list the admin path is off: streams need not look at :path.
+    this.admin = !config.admin.enabled
+      ? null
+      : new AdminEndpoint(
+          config.admin,
+          gateway,
+          vm.table,
+          vm.drains,
+          config.drain.deadlineSeconds,
+          config.keyBy,
+        );
     setTickPeriod(<u32>config.tickMs);
     log(
       LogLevel.Info,
@@ -91,12 +91,12 @@ export class ConnDrainRoot extends RootContext {
   }
 
   onTick(): void {
-    // A root of an older config can tick on while its streams last (Envoy deletes it after
-    // them): the VM's work is done once a period, on the current root's ticks (vm_liveness.ts
-    // counts time in them).
-    if (this.id != this.vm.currentRoot) return;
+    const config = this.config;
+    if (config === null) return;
     refreshLogLevel();
-    this.vm.table.heartbeat();
+    // Every root ticks, an older config's too while its streams last: each one's ticks are a
+    // clock of their own for judging other VMs (vm_liveness.ts).
+    this.vm.table.heartbeat(this.id, <i64>config.tickMs);
     this.vm.drains.tick();
   }
 

@@ -9,10 +9,10 @@
 //    its own first tick on (and any VM it meets in a slot but not in the list, from then on);
 //  - a judge reads the heartbeats of the VMs it watches on each of its own ticks, and declares
 //    one dead only after its beat counter has stood still for as long as both the judge's TTL
-//    and the TTL the other VM itself declared. That span is counted in the ticks of the judge's
-//    current root, one tick period each: Envoy fires ticks from the monotonic clock, so no
-//    wall-clock step moves it, and the roots of older configs (which may tick on while their
-//    streams last) do not count.
+//    and the TTL the other VM itself declared. That span is counted in ticks of the judge's
+//    root contexts, each root's on its own (Envoy fires a root's ticks from the monotonic clock
+//    at its period): no wall-clock step moves it, and two roots ticking side by side while a
+//    config changes do not make time pass twice as fast.
 // A judge that has not yet watched a VM for that long counts it as alive (late, never false).
 import { WasmResult } from "../abi/enums";
 import { nowMillis, randomU32, SharedRead, sharedGet, sharedSet } from "../abi/hostcalls";
@@ -27,13 +27,29 @@ const ALIVE_LIST = 32;
 /** Bound on the shared list of VM ids (4 bytes each); a VM past it is met through slots. */
 const MAX_LISTED = 1024;
 
+/** Root contexts whose ticks are followed at once (a VM has one, two while a config changes). */
+const CLOCKS = 4;
+
+/**
+ * Time as one root context's ticks tell it: Envoy fires a root's ticks from the monotonic clock
+ * at that root's period, so its count times the period is a lower bound on the time passed,
+ * whatever the wall clock does and however many other roots tick.
+ */
+class TickClock {
+  rootId: u32 = 0;
+  elapsedMillis: i64 = 0;
+  /** This VM's tick count when this clock last ticked (the least recent is replaced first). */
+  lastUsed: i64 = 0;
+}
+
 /** What a judge knows of another VM's heartbeat. */
 class Watch {
   /** The beat counter last read; -1 before the first read. */
   beats: i64 = -1;
   declaredTtlMillis: i64 = 0;
-  /** Judge's tick time during which `beats` has not moved. */
-  stillMillis: i64 = 0;
+  /** Per clock: which root it was and its time when `beats` was last seen to move. */
+  sinceRoot: StaticArray<u32> = new StaticArray<u32>(CLOCKS);
+  since: StaticArray<i64> = new StaticArray<i64>(CLOCKS);
   dead: bool = false;
 }
 
@@ -41,6 +57,7 @@ export class VmLiveness {
   /** This VM's identity: minted once per VM instance, kept across config updates. */
   readonly selfId: u32;
   ttlMillis: i64 = 30_000;
+  /** The newest config's tick period (what a full table waits before scanning again). */
   tickMillis: i64 = 1000;
   /** Whether this VM has written its heartbeat key at least once. */
   beating: bool = false;
@@ -51,6 +68,13 @@ export class VmLiveness {
   private aliveCount: i32 = 0;
   private read: SharedRead = new SharedRead();
   private value: ArrayBuffer = new ArrayBuffer(HEARTBEAT_BYTES);
+  private clocks: StaticArray<TickClock> = [
+    new TickClock(),
+    new TickClock(),
+    new TickClock(),
+    new TickClock(),
+  ];
+  private ticks: i64 = 0;
 
   constructor() {
     let id = randomU32();
@@ -80,17 +104,21 @@ export class VmLiveness {
   }
 
   /**
-   * Runs on each tick of this VM's current root (Root.onTick): one heartbeat read per VM watched
-   * and not yet dead. How long a beat counter has stood still is counted in those ticks, each
-   * worth one tick period: Envoy fires them from the monotonic clock, so no wall-clock step
-   * moves the count, and the roots of older configs, which may tick on, do not count twice.
+   * Runs on every tick of every root context of this VM, with that root's id and tick period:
+   * one heartbeat read per VM watched and not yet dead. A VM is dead once its beat counter has
+   * stood still, by any one root's ticks, for the longer of this VM's TTL and the one it declared.
+   * Each root's ticks are counted on their own: Envoy fires them from the monotonic clock, so no
+   * wall-clock step moves them, and a root of an older config, which may tick on beside the new
+   * one, cannot make time pass twice as fast.
    */
-  watch(keys: SharedKeys): void {
-    const step = this.tickMillis;
+  watch(keys: SharedKeys, rootId: u32, periodMillis: i64): void {
+    const c = this.clockOf(rootId);
+    const clock = unchecked(this.clocks[c]);
+    clock.elapsedMillis += periodMillis;
     if (sharedGet(keys.vms, this.read).status == WasmResult.Ok) {
       const list = this.read.value;
       const p = changetype<usize>(list);
-      for (let i = 0; i + 4 <= list.byteLength; i += 4) this.isAlive(load<u32>(p + <usize>i));
+      for (let i = 0; i < list.byteLength - 3; i += 4) this.isAlive(load<u32>(p + <usize>i));
     }
     const ids = this.watched.keys();
     for (let i = 0; i < ids.length; i++) {
@@ -110,17 +138,46 @@ export class VmLiveness {
       }
       if (beats != w.beats || w.beats < 0) {
         w.beats = beats;
-        w.stillMillis = 0;
-      } else {
-        w.stillMillis += step;
-        w.dead = w.stillMillis >= max(this.ttlMillis, w.declaredTtlMillis);
+        for (let k = 0; k < CLOCKS; k++) this.restart(w, k);
+        continue;
+      }
+      // A clock that began after the last change (a new root) starts from now.
+      if (unchecked(w.sinceRoot[c]) != clock.rootId) this.restart(w, c);
+      // The change was seen somewhere inside this clock's first period since: only the whole
+      // periods after that one are sure to have passed.
+      const still = clock.elapsedMillis - unchecked(w.since[c]) - periodMillis;
+      if (still >= max(this.ttlMillis, w.declaredTtlMillis)) {
+        w.dead = true;
         // Off the list, so it stays bounded; judges already watching keep their verdict.
-        if (w.dead) {
-          this.forgetAlive(id);
-          this.editList(keys, id, false);
-        }
+        this.forgetAlive(id);
+        this.editList(keys, id, false);
       }
     }
+  }
+
+  /** The clock of `rootId`, made (over the least recently used one) if new. */
+  private clockOf(rootId: u32): i32 {
+    this.ticks++;
+    let oldest = 0;
+    for (let k = 0; k < CLOCKS; k++) {
+      const clock = unchecked(this.clocks[k]);
+      if (clock.rootId == rootId) {
+        clock.lastUsed = this.ticks;
+        return k;
+      }
+      if (clock.lastUsed < unchecked(this.clocks[oldest]).lastUsed) oldest = k;
+    }
+    const clock = unchecked(this.clocks[oldest]);
+    clock.rootId = rootId;
+    clock.elapsedMillis = 0;
+    clock.lastUsed = this.ticks;
+    return oldest;
+  }
+
+  private restart(w: Watch, k: i32): void {
+    const clock = unchecked(this.clocks[k]);
+    unchecked((w.sinceRoot[k] = clock.rootId));
+    unchecked((w.since[k] = clock.elapsedMillis));
   }
 
   /** Whether `vmId`'s entries still count. No host call: verdicts are formed on ticks. */
