@@ -143,7 +143,7 @@ export function listLength(list: ArrayBuffer): i32 {
 
 /** The list with (name, slot) appended. */
 export function listWith(list: ArrayBuffer, name: ArrayBuffer, slot: i32): ArrayBuffer {
-  const size = list.byteLength < 2 ? 2 : list.byteLength;
+  const size = max(list.byteLength, 2);
   const n = name.byteLength;
   const out = new ArrayBuffer(size + 6 + n);
   const q = changetype<usize>(out);
