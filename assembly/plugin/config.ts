@@ -373,7 +373,11 @@ function readWebhook(v: Validator, value: JsonValue, hook: WebhookConfig): void 
       hook.backoffMs = v.int("webhook.backoffMs", item, 100, 600000);
     } else if (key == "secret") {
       const s = v.str("webhook.secret", item, 16, 512);
-      if (s !== null) hook.secret = s;
+      // ASCII, like admin.token: its length then means the same to the console's schema
+      // (characters) as here, and a receiver reads the same bytes whatever its platform.
+      if (s !== null && !printable(s)) {
+        v.fail("webhook.secret", "expected printable ASCII without spaces");
+      } else if (s !== null) hook.secret = s;
     } else {
       v.fail("webhook." + key, "unknown field");
     }

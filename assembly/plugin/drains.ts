@@ -4,13 +4,13 @@
 // it in the same read and completes it in the same write (ConnectionTable.update).
 import { LogLevel } from "../abi/enums";
 import { log, nowMillis, randomU32 } from "../abi/hostcalls";
-import { editValue, ListEdit, listOf } from "./cas";
+import { editValue, ListEdit, listOf, ValueEdit } from "./cas";
 import { Config } from "./config";
 import { ConnectionTable, Update } from "./connection_table";
 import { Delivery, Drain, DrainSource } from "./drain";
 import { CancelDrainOp, StartDrainOp, UnlistOp } from "./drain_ops";
 import { newDrain } from "./drain_rules";
-import { HostSlots } from "./host_slots";
+import { decodeHostSlots, HostSlots } from "./host_slots";
 import { Slot } from "./slot";
 import { PruneOp } from "./slot_ops";
 import { slotAt } from "./table_view";
@@ -24,6 +24,45 @@ export class DrainOutcome {
     public drain: Drain | null,
     public error: string,
   ) {}
+}
+
+/** A drain begun, and the slot it lives in (-1: none could be had). */
+class Begun {
+  constructor(
+    public outcome: DrainOutcome,
+    public slot: i32,
+  ) {}
+}
+
+/** Adds every (host, slot) pair not yet on the open-drains list, in one edit. */
+class TrackAll extends ValueEdit {
+  hosts: Array<string> = [];
+  slots: Array<i32> = [];
+
+  add(host: string, slot: i32): void {
+    this.hosts.push(host);
+    this.slots.push(slot);
+  }
+
+  edit(current: ArrayBuffer): ArrayBuffer | null {
+    const list = decodeHostSlots(current);
+    const present = new Set<string>();
+    for (let i = 0; i < list.hosts.length; i++) {
+      present.add(unchecked(list.hosts[i]) + "\n" + unchecked(list.slots[i]).toString());
+    }
+    let added = false;
+    for (let i = 0; i < this.hosts.length; i++) {
+      const host = unchecked(this.hosts[i]);
+      const slot = unchecked(this.slots[i]);
+      const pair = host + "\n" + slot.toString();
+      if (present.has(pair)) continue;
+      present.add(pair);
+      list.hosts.push(host);
+      list.slots.push(slot);
+      added = true;
+    }
+    return added ? list.encode() : null;
+  }
 }
 
 export class Drains {
@@ -40,23 +79,37 @@ export class Drains {
   configure(config: Config): void {
     this.webhook.terms.unowned = true;
     const hosts = config.drain.hosts;
+    // One edit of the drains list for the whole listing (thousands of hosts may be listed).
+    const tracked = new TrackAll();
     for (let i = 0; i < hosts.length; i++) {
-      this.start(unchecked(hosts[i]), config.drain.deadlineSeconds, DrainSource.Config);
+      const host = unchecked(hosts[i]);
+      const slot = this.begin(host, config.drain.deadlineSeconds, DrainSource.Config).slot;
+      if (slot >= 0) tracked.add(host, slot);
     }
+    if (tracked.hosts.length > 0) editValue(this.table.keys.drains, tracked);
     this.cancelUnlisted(hosts);
     this.webhook.terms.unowned = false;
   }
 
   start(host: string, deadlineSeconds: i32, source: DrainSource): DrainOutcome {
+    const started = this.begin(host, deadlineSeconds, source);
+    if (started.slot >= 0) {
+      editValue(this.table.keys.drains, new ListEdit(host, started.slot, true, false));
+    }
+    return started.outcome;
+  }
+
+  /** Starts (or finds) the host's drain; the caller lists it among the open drains. */
+  private begin(host: string, deadlineSeconds: i32, source: DrainSource): Begun {
     const now = nowMillis();
     const episode = "d-" + now.toString(36) + "-" + randomU32().toString(16);
     const fresh = newDrain(episode, source, now, deadlineSeconds);
     const op = new StartDrainOp(fresh, source == DrainSource.Config);
     const placed = this.table.placement.apply(host, op);
     if (placed.result == Update.NoRoom) {
-      return new DrainOutcome(503, host, null, "no slot for the host: maxHosts are all in use");
+      const full = "no slot for the host: maxHosts are all in use";
+      return new Begun(new DrainOutcome(503, host, null, full), -1);
     }
-    editValue(this.table.keys.drains, new ListEdit(host, placed.slot, true, false));
     // The write may have completed the drain at once (nobody on the host): the value written
     // tells (its signal went out from that write).
     const written = placed.written;
@@ -64,7 +117,7 @@ export class Drains {
     if (written !== null && d !== null && d.episode == episode) {
       log(LogLevel.Info, "drain started for " + host + ": episode " + episode);
     }
-    return new DrainOutcome(202, host, d, "");
+    return new Begun(new DrainOutcome(202, host, d, ""), placed.slot);
   }
 
   cancel(host: string): DrainOutcome {
@@ -87,9 +140,11 @@ export class Drains {
   /** Hosts config listed before but lists no more: forget the listing, stop its drain. */
   private cancelUnlisted(listed: Array<string>): void {
     const drains = this.openDrains();
+    const still = new Set<string>();
+    for (let i = 0; i < listed.length; i++) still.add(unchecked(listed[i]));
     for (let i = 0; i < drains.hosts.length; i++) {
       const host = unchecked(drains.hosts[i]);
-      if (listed.includes(host)) continue;
+      if (still.has(host)) continue;
       const op = new UnlistOp();
       const key = this.table.keys.slot(unchecked(drains.slots[i]));
       if (this.table.update(key, host, op).status == Update.Ok && op.cancelled) {
