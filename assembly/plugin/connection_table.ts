@@ -34,7 +34,7 @@ import { HostCache, HostEntry, Lease } from "./host_cache";
 import { HostMetrics, hostMetricName, OVERFLOW_METRIC } from "./host_metrics";
 import { BUCKETS, bucketOf, HostSlots } from "./host_slots";
 import { decodeU32, encodeU32, ensure, SharedKeys } from "./shared_keys";
-import { decodeSlot, Edit, editCount, FLAG_METERED, freeSlotValue, Slot, SlotWriter } from "./slot";
+import { decodeSlot, Edit, editCount, FLAG_METERED, freeSlotValue, Slot, SlotBuffer } from "./slot";
 import { CountOp, OverflowCountOp, PruneOp, SlotOp } from "./slot_ops";
 import { Placed, SlotPlacement } from "./slot_placement";
 import { VmLiveness } from "./vm_liveness";
@@ -52,7 +52,7 @@ export function overflowBucketOf(host: string): i32 {
 }
 
 /** How a write of a slot ended. */
-export enum Update {
+export enum SlotWrite {
   Ok,
   /** The slot holds another host now (evicted, or never this host's). */
   WrongHost,
@@ -66,9 +66,9 @@ export enum Update {
   NoRoom,
 }
 
-export class UpdateResult {
+export class WriteResult {
   constructor(
-    public status: Update,
+    public status: SlotWrite,
     /** The value written (status Ok), or null. */
     public written: Slot | null,
   ) {}
@@ -103,7 +103,7 @@ export class ConnectionTable {
    * in by the VM's state once both exist (each needs the other).
    */
   sink: CompletionSink | null = null;
-  private writer: SlotWriter = new SlotWriter();
+  private writer: SlotBuffer = new SlotBuffer();
   private sweepCursor: i32 = 0;
   private overflowSweep: i32 = 0;
   private read: SharedRead = new SharedRead();
@@ -240,12 +240,12 @@ export class ConnectionTable {
     const host = entry.host;
     while (true) {
       const placed = this.placement.apply(host, op);
-      if (placed.result == Update.Ok) return this.leaseOn(entry, placed);
-      if (placed.result == Update.Declined) return null;
+      if (placed.result == SlotWrite.Ok) return this.leaseOn(entry, placed);
+      if (placed.result == SlotWrite.Declined) return null;
       // No room: overflow, unless the host got a slot meanwhile (then count there).
       const key = this.keys.overflow(overflowBucketOf(host));
       const overflow = new OverflowCountOp(1, host, this.keys.bucket(bucketOf(host)));
-      if (this.update(key, OVERFLOW_HOST, overflow).status == Update.Ok) {
+      if (this.update(key, OVERFLOW_HOST, overflow).status == SlotWrite.Ok) {
         return new Lease(key, String.UTF8.encode(key), OVERFLOW_HOST, entry, true);
       }
     }
@@ -325,7 +325,7 @@ export class ConnectionTable {
    * in the same write, and a draining host that is now empty is completed in it: so exactly one
    * write, by one VM, ever completes an episode, and that VM signals it at once (the sink).
    */
-  update(key: string, host: string, op: SlotOp): UpdateResult {
+  update(key: string, host: string, op: SlotOp): WriteResult {
     // Drain transitions stamp times and compare leases, so they read the clock; counting does not
     // (a completion reads it when it happens).
     const now: i64 = op.preciseTime ? nowMillis() : 0;
@@ -347,7 +347,7 @@ export class ConnectionTable {
         if (slot.metered) this.metrics.add(this.metricName(host), op.countDelta - dropped);
         const sink = this.sink;
         if (reason != CompletionReason.None && sink !== null) sink.completed(key, slot);
-        return new UpdateResult(Update.Ok, slot);
+        return new WriteResult(SlotWrite.Ok, slot);
       }
       op.undo();
       if (status != WasmResult.CasMismatch) return GAVE_UP;
@@ -415,7 +415,7 @@ export class ConnectionTable {
   }
 }
 
-const WRONG_HOST = new UpdateResult(Update.WrongHost, null);
-const CLAIMING = new UpdateResult(Update.Claiming, null);
-const DECLINED = new UpdateResult(Update.Declined, null);
-const GAVE_UP = new UpdateResult(Update.GaveUp, null);
+const WRONG_HOST = new WriteResult(SlotWrite.WrongHost, null);
+const CLAIMING = new WriteResult(SlotWrite.Claiming, null);
+const DECLINED = new WriteResult(SlotWrite.Declined, null);
+const GAVE_UP = new WriteResult(SlotWrite.GaveUp, null);

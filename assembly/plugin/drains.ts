@@ -6,7 +6,7 @@ import { LogLevel } from "../abi/enums";
 import { log, nowMillis, randomU32 } from "../abi/hostcalls";
 import { editValue, ListEdit, listOf, ValueEdit } from "./cas";
 import { Config } from "./config";
-import { ConnectionTable, Update } from "./connection_table";
+import { ConnectionTable, SlotWrite } from "./connection_table";
 import { Delivery, Drain, DrainSource } from "./drain";
 import { CancelDrainOp, StartDrainOp, UnlistOp } from "./drain_ops";
 import { newDrain } from "./drain_rules";
@@ -106,7 +106,7 @@ export class Drains {
     const fresh = newDrain(episode, source, now, deadlineSeconds);
     const op = new StartDrainOp(fresh, source == DrainSource.Config);
     const placed = this.table.placement.apply(host, op);
-    if (placed.result == Update.NoRoom) {
+    if (placed.result == SlotWrite.NoRoom) {
       const full = "no slot for the host: maxHosts are all in use";
       return new Begun(new DrainOutcome(503, host, null, full), -1);
     }
@@ -126,11 +126,11 @@ export class Drains {
     const op = new CancelDrainOp(false);
     const r = this.table.update(this.table.keys.slot(i), host, op);
     const d = op.result;
-    if (r.status == Update.Ok) {
+    if (r.status == SlotWrite.Ok) {
       log(LogLevel.Info, "drain cancelled for " + host + ": episode " + d!.episode);
       return new DrainOutcome(200, host, d, "");
     }
-    if (d === null || r.status == Update.WrongHost) {
+    if (d === null || r.status == SlotWrite.WrongHost) {
       return new DrainOutcome(404, host, null, "no drain for " + host);
     }
     const ended = "the drain of " + host + " already ended; POST starts a new one";
@@ -147,7 +147,7 @@ export class Drains {
       if (still.has(host)) continue;
       const op = new UnlistOp();
       const key = this.table.keys.slot(unchecked(drains.slots[i]));
-      if (this.table.update(key, host, op).status == Update.Ok && op.cancelled) {
+      if (this.table.update(key, host, op).status == SlotWrite.Ok && op.cancelled) {
         log(LogLevel.Info, "drain of " + host + " cancelled: no longer in drain.hosts");
       }
     }

@@ -5,7 +5,7 @@
 import { LogLevel } from "../abi/enums";
 import { log } from "../abi/hostcalls";
 import { editValue, ListEdit } from "./cas";
-import { ConnectionTable, Update } from "./connection_table";
+import { ConnectionTable, SlotWrite } from "./connection_table";
 import { Lease } from "./host_cache";
 import { hostMetricName } from "./host_metrics";
 import { MeterOp } from "./slot_ops";
@@ -48,6 +48,6 @@ export class Gauges {
       return;
     }
     const r = table.update(lease.key, host, new MeterOp(table.metrics, hostMetricName(host)));
-    if (r.status == Update.Ok || r.status == Update.Declined) entry.metered = true;
+    if (r.status == SlotWrite.Ok || r.status == SlotWrite.Declined) entry.metered = true;
   }
 }

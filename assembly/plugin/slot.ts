@@ -161,7 +161,7 @@ export enum Edit {
 }
 
 /** A reusable buffer for slot values rewritten in place: grows once, then never allocates. */
-export class SlotWriter {
+export class SlotBuffer {
   buf: ArrayBuffer = new ArrayBuffer(512);
   size: usize = 0;
   /** The slot's metered flag, as read. */
@@ -193,7 +193,7 @@ export function editCount(
   refuseIfDraining: bool,
   acceptClaiming: bool,
   liveness: VmLiveness,
-  out: SlotWriter,
+  out: SlotBuffer,
 ): Edit {
   const hostSize = <usize>host.byteLength;
   if (size < 12 || load<u32>(p) != VERSION || <usize>load<u16>(p, 8) != hostSize) return Edit.Slow;

@@ -15,7 +15,7 @@ import {
   sharedSet,
 } from "../abi/hostcalls";
 import { editValue, ListEdit, ValueEdit } from "./cas";
-import { ConnectionTable, OVERFLOW_HOST, overflowBucketOf, Update } from "./connection_table";
+import { ConnectionTable, OVERFLOW_HOST, overflowBucketOf, SlotWrite } from "./connection_table";
 import { hostMetricName } from "./host_metrics";
 import { bucketOf, listWithout, pairInList, slotInList } from "./host_slots";
 import {
@@ -32,7 +32,7 @@ import { FinishClaimOp, PruneOp, SlotOp } from "./slot_ops";
 /** Where an op on a host's slot landed (ConnectionTable.apply). */
 export class Placed {
   constructor(
-    public result: Update,
+    public result: SlotWrite,
     /** The slot, or -1 (NoRoom). */
     public slot: i32,
     /** The value written (result Ok), or null. */
@@ -40,7 +40,7 @@ export class Placed {
   ) {}
 }
 
-const NO_ROOM = new Placed(Update.NoRoom, -1, null);
+const NO_ROOM = new Placed(SlotWrite.NoRoom, -1, null);
 /** What a free slot reads as (takeSlot's `previous` for a slot nobody held). */
 const FREE = new Slot();
 
@@ -77,10 +77,10 @@ export class SlotPlacement {
         op.acceptClaiming = !hinted;
         const r = this.table.update(this.table.keys.slot(i), host, op);
         op.acceptClaiming = true;
-        if (r.status == Update.Ok || r.status == Update.Declined) {
+        if (r.status == SlotWrite.Ok || r.status == SlotWrite.Declined) {
           return new Placed(r.status, i, r.written);
         }
-        if (r.status == Update.Claiming) {
+        if (r.status == SlotWrite.Claiming) {
           // The hint points at a claim in progress: only the index can say it stands.
           this.hints.delete(host);
           useHint = false;
@@ -154,8 +154,8 @@ export class SlotPlacement {
     const table = this.table;
     table.update(table.keys.overflow(overflowBucketOf(host)), OVERFLOW_HOST, new PruneOp());
     const finish = table.update(table.keys.slot(claimed), host, new FinishClaimOp());
-    if (finish.status != Update.Ok && finish.status != Update.Declined) return null;
-    return new Placed(Update.Ok, claimed, finish.written);
+    if (finish.status != SlotWrite.Ok && finish.status != SlotWrite.Declined) return null;
+    return new Placed(SlotWrite.Ok, claimed, finish.written);
   }
 
   /** idle(), on a value read in place: decodes only a slot that carries a drain. */

@@ -6,7 +6,7 @@ import { ConnectionTable, OVERFLOW_BUCKETS } from "./connection_table";
 import { Drain } from "./drain";
 import { fnv1a } from "./host_cache";
 import { BUCKETS } from "./host_slots";
-import { decodeSlot, decodeSlotAt, hasDrainAt, liveTotalAt, Slot, SlotWriter } from "./slot";
+import { decodeSlot, decodeSlotAt, hasDrainAt, liveTotalAt, Slot, SlotBuffer } from "./slot";
 
 export class HostCount {
   /** The first 8 bytes of the name, big-endian: orders most names without a full compare. */
@@ -100,7 +100,7 @@ export function snapshot(table: ConnectionTable): TableSnapshot {
     out.overflow += n;
   }
   const keys = table.keys;
-  const bucket = new SlotWriter();
+  const bucket = new SlotBuffer();
   for (let b = 0; b < BUCKETS; b++) {
     if (sharedGetAt(keys.bucketKeyBytes(b)) != WasmResult.Ok) continue;
     const p = rawPtr();

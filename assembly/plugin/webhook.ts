@@ -14,7 +14,7 @@ import {
   sharedSet,
 } from "../abi/hostcalls";
 import { Config, WebhookConfig } from "./config";
-import { ConnectionTable, Update } from "./connection_table";
+import { ConnectionTable, SlotWrite } from "./connection_table";
 import { Delivery, Drain } from "./drain";
 import { AttemptOp, OutcomeOp, TakeOverOp } from "./drain_ops";
 import { completionJson } from "./drain_render";
@@ -89,7 +89,7 @@ export class Webhook extends CompletionSink {
     if (d.owner != self) {
       const ownerDead = d.owner != 0 && !this.table.liveness.isAlive(d.owner);
       const op = new TakeOverOp(d.episode, ownerDead, this.terms.leaseMillis);
-      if (this.table.update(key, slot.host, op).status != Update.Ok) return;
+      if (this.table.update(key, slot.host, op).status != SlotWrite.Ok) return;
       if (d.owner != 0) {
         log(
           LogLevel.Info,
@@ -109,7 +109,7 @@ export class Webhook extends CompletionSink {
   private send(key: string, host: string, d: Drain): void {
     if (!this.config.enabled) return;
     const attempt = new AttemptOp(d.episode, this.terms.leaseMillis);
-    if (this.table.update(key, host, attempt).status != Update.Ok) return;
+    if (this.table.update(key, host, attempt).status != SlotWrite.Ok) return;
     this.post(key, host, d, attempt.attempt);
   }
 
@@ -158,7 +158,7 @@ export class Webhook extends CompletionSink {
     }
     if (status.length == 3 && status.startsWith("2")) {
       const op = new OutcomeOp(call.episode, true, "", 0, 0, 0);
-      if (this.table.update(call.key, call.host, op).status == Update.Ok) {
+      if (this.table.update(call.key, call.host, op).status == SlotWrite.Ok) {
         log(LogLevel.Info, "webhook delivered for " + call.host + ": episode " + call.episode);
       }
       return;
@@ -175,7 +175,7 @@ export class Webhook extends CompletionSink {
     const delay = backoffMillis(max(attempts, 1), <i64>hook.backoffMs, randomU32());
     const lease = this.terms.leaseMillis;
     const op = new OutcomeOp(episode, false, why, hook.maxAttempts, delay, lease);
-    if (this.table.update(key, host, op).status != Update.Ok) return;
+    if (this.table.update(key, host, op).status != SlotWrite.Ok) return;
     const n = attempts.toString();
     if (op.gaveUp) {
       log(
