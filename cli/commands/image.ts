@@ -1,6 +1,6 @@
 // `conn-drain image`: package build/plugin.wasm and push it, or write an OCI layout.
 import { existsSync, readFileSync } from "node:fs";
-import { basename, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { type Command, type Io, list, str, type Values } from "../args.js";
 import { CliError, ExitCode, usage } from "../errors.js";
 import { resolveCredentials } from "../oci/auth.js";
@@ -38,18 +38,29 @@ function progressPrinter(io: Io): (p: Progress) => void {
   };
 }
 
-/** Higress picks README.md, then README_<LANG>.md files, from the plugin's folder. */
-function readmes(values: Values, cwd: string): { file: string; lang?: string; data: Buffer }[] {
+/**
+ * Higress picks README.md, then README_<LANG>.md files, from the plugin's folder: the folder of
+ * plugin.yaml. So without --readme they are looked for beside --spec, and the image built from
+ * outside a checkout with `--spec "$REPO/plugin.yaml"` is the one built inside it (docs/cli.md,
+ * "Outside a checkout"). --readme paths are relative to the current directory, as flags are.
+ */
+function readmes(
+  values: Values,
+  cwd: string,
+  pluginDir: string,
+): { file: string; lang?: string; data: Buffer }[] {
   const given = list(values, "readme");
   const files =
     given.length > 0
-      ? given
-      : ["README.md", "README_EN.md"].filter((f) => existsSync(resolve(cwd, f)));
+      ? given.map((f) => resolve(cwd, f))
+      : ["README.md", "README_EN.md"]
+          .map((f) => resolve(pluginDir, f))
+          .filter((f) => existsSync(f));
   return files.map((f) => {
     const name = basename(f);
     const m = /^README_([A-Za-z-]+)\.md$/.exec(name);
     try {
-      return { file: name, lang: m?.[1], data: readFileSync(resolve(cwd, f)) };
+      return { file: name, lang: m?.[1], data: readFileSync(f) };
     } catch (err) {
       throw new CliError(`cannot read ${f}: ${(err as Error).message}`, "check --readme", 5);
     }
@@ -68,7 +79,8 @@ async function run(values: Values, positionals: string[], io: Io): Promise<void>
       "image",
     );
   }
-  const spec = loadSpec(resolve(io.cwd, str(values, "spec") ?? "plugin.yaml"));
+  const specFile = resolve(io.cwd, str(values, "spec") ?? "plugin.yaml");
+  const spec = loadSpec(specFile);
   const wasmFile = resolve(io.cwd, str(values, "wasm") ?? "build/plugin.wasm");
   let wasm: Buffer;
   try {
@@ -96,7 +108,7 @@ async function run(values: Values, positionals: string[], io: Io): Promise<void>
     format,
     wasm,
     spec: format === "higress" ? spec.raw : undefined,
-    docs: format === "higress" ? readmes(values, io.cwd) : [],
+    docs: format === "higress" ? readmes(values, io.cwd, dirname(specFile)) : [],
     annotations: {
       "org.opencontainers.image.title": spec.name,
       "org.opencontainers.image.version": spec.version,
@@ -175,7 +187,7 @@ layout directory and needs nothing running; stdout then gets oci:DIR:TAG@sha256:
       type: "string",
       multiple: true,
       arg: "FILE",
-      help: "doc layer (default: README.md, README_EN.md if present)",
+      help: "doc layer (default: README.md and README_EN.md beside --spec)",
     },
     username: { type: "string", short: "u", arg: "USER", help: "registry user" },
     "password-stdin": { type: "boolean", help: "read the registry password from stdin" },

@@ -1,0 +1,104 @@
+// Issue 12, "tried as a new user would": what a fresh clone's reader runs from README.md and
+// docs/ must do what those pages say. Each case here is a place where it did not.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { repoRoot, runCli, scratchProject } from "./helpers.js";
+
+const temps: string[] = [];
+afterAll(() => {
+  for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "conn-drain-new-user-"));
+  temps.push(d);
+  return d;
+}
+
+/** The layer titles of the one image in DIR/out (an OCI layout). */
+function layerTitles(dir: string): string[] {
+  const index = JSON.parse(readFileSync(join(dir, "out", "index.json"), "utf8"));
+  const d = (index.manifests[0].digest as string).slice("sha256:".length);
+  const manifest = JSON.parse(readFileSync(join(dir, "out", "blobs", "sha256", d), "utf8")) as {
+    layers: { annotations: Record<string, string> }[];
+  };
+  return manifest.layers.map((l) => l.annotations["org.opencontainers.image.title"] as string);
+}
+
+describe("docs/cli.md, Outside a checkout", () => {
+  it("`image --spec $REPO/plugin.yaml --wasm …` elsewhere builds the image the checkout builds", async () => {
+    const checkout = scratchProject();
+    const inside = await runCli(["image", "--oci-layout", "out", "-q"], { cwd: checkout });
+    expect(inside.code, inside.err).toBe(0);
+    const elsewhere = tempDir();
+    const outside = await runCli(
+      [
+        "image",
+        "--spec",
+        join(checkout, "plugin.yaml"),
+        "--wasm",
+        join(checkout, "build", "plugin.wasm"),
+        "--oci-layout",
+        "out",
+        "-q",
+      ],
+      { cwd: elsewhere },
+    );
+    expect(outside.code, outside.err).toBe(0);
+    const digest = (line: string) => line.trim().split("@")[1];
+    // The doc layers are the plugin folder's READMEs (beside plugin.yaml), wherever the command
+    // runs: a user following the page gets the same image, with the same digest.
+    expect(digest(outside.out)).toBe(digest(inside.out));
+    expect(layerTitles(elsewhere)).toEqual([
+      "spec.yaml",
+      "README.md",
+      "README_EN.md",
+      "plugin.tar.gz",
+    ]);
+  });
+
+  it("--readme still names files relative to the current directory", async () => {
+    const checkout = scratchProject();
+    const dir = tempDir();
+    const spec = ["--spec", join(checkout, "plugin.yaml")];
+    const wasm = ["--wasm", join(checkout, "build", "plugin.wasm")];
+    const readme = ["--readme", relative(dir, join(checkout, "README_EN.md"))];
+    const r = await runCli(["image", ...spec, ...wasm, ...readme, "--oci-layout", "out", "-q"], {
+      cwd: dir,
+    });
+    expect(r.code, r.err).toBe(0);
+    expect(layerTitles(dir)).toEqual(["spec.yaml", "README_EN.md", "plugin.tar.gz"]);
+  });
+});
+
+describe("README.md, Configuration", () => {
+  it("the table lists every field of plugin.yaml's config schema, with its default", () => {
+    const spec = parseYaml(readFileSync(join(repoRoot, "plugin.yaml"), "utf8"));
+    type Prop = { default?: unknown; properties?: Record<string, Prop> };
+    const fields: [string, Prop][] = [];
+    const walk = (p: Prop, at: string) => {
+      for (const [k, v] of Object.entries(p.properties ?? {})) {
+        const name = at ? `${at}.${k}` : k;
+        if (v.properties) walk(v, name);
+        else fields.push([name, v]);
+      }
+    };
+    walk(spec.spec.configSchema.openAPIV3Schema, "");
+    const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("## Admin"));
+    const rows = new Map<string, string>();
+    for (const line of section.split("\n")) {
+      const m = /^\|\s*`([^`]+)`\s*\|([^|]*)\|/.exec(line);
+      if (m?.[1]) rows.set(m[1], (m[2] ?? "").trim());
+    }
+    const missing = fields.map(([n]) => n).filter((n) => !rows.has(n));
+    expect(missing, "fields of plugin.yaml missing from README's table").toEqual([]);
+    for (const [name, prop] of fields) {
+      if (prop.default === undefined) continue;
+      // The default column shows the schema's default as JSON (an empty list as `[]`).
+      expect(rows.get(name), name).toContain(`\`${JSON.stringify(prop.default)}\``);
+    }
+  });
+});
