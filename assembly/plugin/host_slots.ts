@@ -162,7 +162,7 @@ export function listWithout(list: ArrayBuffer, name: ArrayBuffer, slot: i32): Ar
   const n = <usize>name.byteLength;
   const at = entryAt(p, size, changetype<usize>(name), n, slot, false);
   if (at == 0) return null;
-  const gone = 6 + n;
+  const gone: usize = 6 + n;
   const out = new ArrayBuffer(<i32>(size - gone));
   const q = changetype<usize>(out);
   memory.copy(q, p, at - p);
