@@ -4,6 +4,7 @@
 // connects real WebSocket players, drains game1 through the admin path and checks the signed
 // drain-complete webhook. Everything listens on 127.0.0.1 with ephemeral ports.
 import { statSync } from "node:fs";
+import { connect } from "node:net";
 import { parseArgs } from "node:util";
 import { joinGame, type Player } from "../gateway/demo/players.js";
 import { ADMIN_TOKEN, hostOf, startTestbed, type Testbed } from "../gateway/demo/testbed.js";
@@ -48,6 +49,25 @@ function clientView(players: Player[], hosts: string[]): Record<string, number> 
 
 const short = (h: string) => h.split(".")[0];
 
+/** Why nothing can be reached at `ip:port`, or undefined when something accepts connections. */
+function unreachable(address: string): Promise<string | undefined> {
+  const at = address.lastIndexOf(":");
+  const host = address.slice(0, at).replace(/^\[|\]$/g, "");
+  const port = Number(address.slice(at + 1));
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.setTimeout(3_000, () => {
+      socket.destroy();
+      resolve("no answer within 3 s");
+    });
+    socket.once("connect", () => {
+      socket.end();
+      resolve(undefined);
+    });
+    socket.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+}
+
 async function countsLine(tb: Testbed, hosts: string[]): Promise<string> {
   const v = await tb.admin.view();
   const cells = hosts.map((h) => {
@@ -86,6 +106,17 @@ async function main(): Promise<void> {
   const pace = Number(values.pace ?? 300);
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) fail("--workers wants 1..64");
   const hosts = ["game0", "game1", "game2"].map(hostOf);
+  // A game server given with --upstream must be up before players join it: otherwise the first
+  // player would fail with the gateway's 503 and no word about which address was wrong.
+  for (const r of routes) {
+    if (!hosts.includes(r.host)) continue;
+    const why = await unreachable(r.address);
+    if (why) {
+      fail(
+        `--upstream ${r.host}=${r.address}: nothing accepts connections there (${why}); start your game server first (WebSocket upgrades on /play)`,
+      );
+    }
+  }
   const wasmBytes = statSync("build/plugin.wasm").size;
 
   const tb = await startTestbed({ workers, routes, port: values.port ? Number(values.port) : 0 });

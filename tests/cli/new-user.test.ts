@@ -1,11 +1,13 @@
 // Issue 12, "tried as a new user would": what a fresh clone's reader runs from README.md and
 // docs/ must do what those pages say. Each case here is a place where it did not.
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { repoRoot, runCli, scratchProject } from "./helpers.js";
+import { freePort } from "./registry.js";
 
 const temps: string[] = [];
 afterAll(() => {
@@ -100,5 +102,25 @@ describe("README.md, Configuration", () => {
       // The default column shows the schema's default as JSON (an empty list as `[]`).
       expect(rows.get(name), name).toContain(`\`${JSON.stringify(prop.default)}\``);
     }
+  });
+});
+
+describe("docs/local-gateway.md, the demo with your own upstream", () => {
+  it("`scripts/demo.ts --upstream game1…=ADDR` with nothing at ADDR names ADDR and exits 1", async () => {
+    const dead = `127.0.0.1:${await freePort()}`;
+    const r = await new Promise<{ code: number; out: string; err: string }>((resolve) => {
+      execFile(
+        join(repoRoot, "node_modules", ".bin", "tsx"),
+        ["scripts/demo.ts", "--upstream", `game1.postio.example.com=${dead}`],
+        { cwd: repoRoot, timeout: 60_000 },
+        (e, out, err) => resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err }),
+      );
+    });
+    expect(r.code).toBe(1);
+    // Before any player joins: not the first player's "HTTP 503" with no address.
+    expect(r.out).not.toMatch(/players joined/);
+    expect(r.err).toBe(
+      `demo failed: --upstream game1.postio.example.com=${dead}: nothing accepts connections there (ECONNREFUSED); start your game server first (WebSocket upgrades on /play)\n`,
+    );
   });
 });
