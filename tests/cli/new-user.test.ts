@@ -1,7 +1,7 @@
 // Issue 12, "tried as a new user would": what a fresh clone's reader runs from README.md and
 // docs/ must do what those pages say. Each case here is a place where it did not.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -105,22 +105,58 @@ describe("README.md, Configuration", () => {
   });
 });
 
+/** `npx tsx ARGS` in the repository, as local-gateway.md runs its scripts. */
+function tsx(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      join(repoRoot, "node_modules", ".bin", "tsx"),
+      args,
+      { cwd: repoRoot, timeout: 60_000 },
+      (e, out, err) => resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err }),
+    );
+  });
+}
+
 describe("docs/local-gateway.md, the demo with your own upstream", () => {
   it("`scripts/demo.ts --upstream game1…=ADDR` with nothing at ADDR names ADDR and exits 1", async () => {
     const dead = `127.0.0.1:${await freePort()}`;
-    const r = await new Promise<{ code: number; out: string; err: string }>((resolve) => {
-      execFile(
-        join(repoRoot, "node_modules", ".bin", "tsx"),
-        ["scripts/demo.ts", "--upstream", `game1.postio.example.com=${dead}`],
-        { cwd: repoRoot, timeout: 60_000 },
-        (e, out, err) => resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err }),
-      );
-    });
+    const r = await tsx(["scripts/demo.ts", "--upstream", `game1.postio.example.com=${dead}`]);
     expect(r.code).toBe(1);
     // Before any player joins: not the first player's "HTTP 503" with no address.
     expect(r.out).not.toMatch(/players joined/);
     expect(r.err).toBe(
       `demo failed: --upstream game1.postio.example.com=${dead}: nothing accepts connections there (ECONNREFUSED); start your game server first (WebSocket upgrades on /play)\n`,
     );
+  });
+});
+
+describe("docs/local-gateway.md, `npx tsx gateway/main.ts` with your own routes and config", () => {
+  const route = ["--upstream", "game1.postio.example.com=127.0.0.1:9"];
+  it("a config the plugin refuses: the plugin's reason, then one line, exit 1", async () => {
+    const config = join(tempDir(), "refused.json");
+    writeFileSync(config, JSON.stringify({ maxHosts: 0 }));
+    const r = await tsx(["gateway/main.ts", ...route, "--config", config]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("config rejected: maxHosts");
+    expect(r.err).toBe(
+      "local gateway: gateway failed to start: canary on_configure returned false: the plugin refused --config (its error line above says why)\n",
+    );
+  });
+
+  it("flag mistakes are one line and exit 2", async () => {
+    const cases: [string[], string][] = [
+      [["--bogus"], "Unknown option '--bogus'"],
+      [
+        ["--config", "/nonexistent/conn-drain.json"],
+        "--config /nonexistent/conn-drain.json: ENOENT",
+      ],
+      [["--cluster", "x"], '--cluster wants name=ip:port, got "x"'],
+    ];
+    for (const [args, line] of cases) {
+      const r = await tsx(["gateway/main.ts", ...route, ...args]);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.err.split("\n").filter(Boolean), r.err).toHaveLength(1);
+      expect(r.err).toContain(`local gateway: ${line}`);
+    }
   });
 });
