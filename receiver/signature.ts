@@ -125,6 +125,8 @@ export interface DrainComplete {
   remaining: number;
   gateway: string;
   upstreams: string[];
+  /** The episode's quiet period (drain.quietSeconds); absent from gateways older than it. */
+  quietSeconds?: number;
 }
 
 /** Parses and checks the body's shape; undefined when it is not a drain-complete record. */
@@ -143,6 +145,8 @@ export function parseDrainComplete(body: Uint8Array): DrainComplete | undefined 
   }
   if (o.reason !== "drained" && o.reason !== "deadline") return undefined;
   if (typeof o.remaining !== "number" || !Array.isArray(o.upstreams)) return undefined;
+  const quiet = o.quietSeconds;
+  if (quiet !== undefined && !(Number.isInteger(quiet) && (quiet as number) >= 0)) return undefined;
   // The ledger expires reports by completedAt, so it must be a time.
   if (!str("completedAt") || !Number.isFinite(Date.parse(o.completedAt as string)))
     return undefined;

@@ -3,6 +3,7 @@
 // admin.allowCidrs; state changes always need the token and are refused from browsers (see
 // checkAccess). Without a token or an allow-list configured the endpoint does not exist.
 
+import { nowMillis } from "../abi/hostcalls";
 import { renderHostJson, renderJson, renderPrometheus } from "./admin_render";
 import { ByteBuffer } from "./byte_buffer";
 import { parseSocketAddress } from "./cidr";
@@ -63,6 +64,8 @@ export class AdminEndpoint {
     public drains: Drains,
     public defaultDeadlineSeconds: i32,
     public keyBy: KeyBy,
+    /** drain.quietSeconds of this endpoint's config, copied into each drain it starts. */
+    public quietSeconds: i32 = 0,
   ) {}
 
   /** admin.path as bytes, to test every stream's :path without decoding it. */
@@ -116,7 +119,11 @@ export class AdminEndpoint {
     if (query.host !== null) {
       const one = hostCount(this.table, query.host!);
       if (prometheus) {
-        return new AdminReply(200, PROM_TYPE, renderPrometheus(this.gateway, [one], one.overflow));
+        return new AdminReply(
+          200,
+          PROM_TYPE,
+          renderPrometheus(this.gateway, [one], one.overflow, nowMillis()),
+        );
       }
       return new AdminReply(200, JSON_TYPE, renderHostJson(this.gateway, one));
     }
@@ -125,7 +132,7 @@ export class AdminEndpoint {
       return new AdminReply(
         200,
         PROM_TYPE,
-        renderPrometheus(this.gateway, all.hosts, all.overflow),
+        renderPrometheus(this.gateway, all.hosts, all.overflow, nowMillis()),
       );
     }
     return new AdminReply(200, JSON_TYPE, renderJson(this.gateway, all));
@@ -147,7 +154,7 @@ export class AdminEndpoint {
     if (req.method == "POST") {
       const deadline =
         query.deadlineSeconds >= 0 ? query.deadlineSeconds : this.defaultDeadlineSeconds;
-      outcome = this.drains.start(host, deadline, DrainSource.Admin);
+      outcome = this.drains.start(host, deadline, this.quietSeconds, DrainSource.Admin);
     } else {
       if (query.deadlineSeconds >= 0) return problem(400, "DELETE takes no deadlineSeconds");
       outcome = this.drains.cancel(host);

@@ -14,6 +14,7 @@ const DRAINING_FALSE = String.UTF8.encode(',"draining":false');
 const DRAIN_OPEN = String.UTF8.encode(',"drain":{');
 const PROM_ACTIVE = String.UTF8.encode('conn_drain_active{host="');
 const PROM_DRAINING = String.UTF8.encode('conn_drain_draining{host="');
+const PROM_QUIET = String.UTF8.encode('conn_drain_quiet_seconds{host="');
 const PROM_GATEWAY = String.UTF8.encode('",gateway="');
 const PROM_END = String.UTF8.encode('"} ');
 
@@ -60,10 +61,23 @@ export function renderHostJson(gateway: string, h: HostCount): ArrayBuffer {
   return out.bytes();
 }
 
+/** Seconds a draining host's count has stood at zero at `now` (ms), to the millisecond. */
+function writeQuietSeconds(out: ByteBuffer, since: i64, now: i64): void {
+  const ms: i64 = since > 0 && now > since ? now - since : 0;
+  out.int(ms / 1000);
+  const frac = ms % 1000;
+  if (frac == 0) return;
+  out.byte(0x2e);
+  if (frac < 100) out.byte(0x30);
+  if (frac < 10) out.byte(0x30);
+  out.int(frac);
+}
+
 export function renderPrometheus(
   gateway: string,
   hosts: Array<HostCount>,
   overflow: i64,
+  now: i64,
 ): ArrayBuffer {
   const sorted = hosts.sort(byHost);
   const out = new ByteBuffer(512 + sorted.length * 160);
@@ -87,6 +101,22 @@ export function renderPrometheus(
     const d = h.drain;
     out.raw(PROM_DRAINING).asciiEscaped(h.name, false).raw(PROM_GATEWAY).raw(gw).raw(PROM_END);
     out.byte(d !== null && d.active ? 0x31 : 0x30).byte(0x0a);
+  }
+  // Only draining hosts have a quiet clock; with none, the family is left out (as before it).
+  let headed = false;
+  for (let i = 0; i < sorted.length; i++) {
+    const h = unchecked(sorted[i]);
+    const d = h.drain;
+    if (d === null || !d.active) continue;
+    if (!headed) {
+      headed = true;
+      out.str("# HELP conn_drain_quiet_seconds Seconds a draining host's count has stood at ");
+      out.str("zero (it completes once this reaches drain.quietSeconds); 0 while it is not.\n");
+      out.str("# TYPE conn_drain_quiet_seconds gauge\n");
+    }
+    out.raw(PROM_QUIET).asciiEscaped(h.name, false).raw(PROM_GATEWAY).raw(gw).raw(PROM_END);
+    writeQuietSeconds(out, d.quietSince, now);
+    out.byte(0x0a);
   }
   return out.bytes();
 }

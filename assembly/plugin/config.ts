@@ -23,6 +23,8 @@ export class DrainConfig {
   /** Host keys that drain while listed, in stream-key form (host_key.ts hostKeyFor), no repeats. */
   hosts: Array<string> = [];
   deadlineSeconds: i32 = 0;
+  /** How long a draining host's count must stay at zero before it completes (0: at once). */
+  quietSeconds: i32 = 0;
   rejectNew: bool = false;
   retryAfterSeconds: i32 = 30;
 }
@@ -335,6 +337,8 @@ function readDrain(v: Validator, value: JsonValue, drain: DrainConfig): void {
       }
     } else if (key == "deadlineSeconds") {
       drain.deadlineSeconds = v.int("drain.deadlineSeconds", item, 0, 30 * 86400);
+    } else if (key == "quietSeconds") {
+      drain.quietSeconds = v.int("drain.quietSeconds", item, 0, 3600);
     } else if (key == "rejectNew") {
       drain.rejectNew = v.bool("drain.rejectNew", item);
     } else if (key == "retryAfterSeconds") {

@@ -355,18 +355,34 @@ export class ConnectionTable {
   }
 
   /**
-   * Whether the write about to be made ends a running drain: its host is empty, or its deadline
-   * passed (with `total` streams left). "Empty" means no live stream on the slot and none in the
-   * host's overflow slot that could be the host's; a slot still being claimed never completes
-   * (its claim may be given back, and overflow is not fenced yet).
+   * Whether the write about to be made ends a running drain: its host is empty (and, with a quiet
+   * period, has been since a write at least `quietSeconds` ago), or its deadline passed (with
+   * `total` streams left). "Empty" means no live stream on the slot and none in the host's
+   * overflow slot that could be the host's; a slot still being claimed never completes (its
+   * claim may be given back, and overflow is not fenced yet).
+   *
+   * Keeps the quiet clock in the value about to be written: the first write that finds the host
+   * empty starts it, any write that finds it not empty stops it, so a stream that arrives and
+   * leaves in between restarts the wait. The clock is the wall clock: a step of it can shorten or
+   * lengthen a quiet period, never complete a drain whose host is not empty in this very write.
    */
   private completionDue(slot: Slot, total: i64): CompletionReason {
     const d = slot.drain;
     if (d === null || !d.active || slot.claiming) return CompletionReason.None;
-    if (total == 0 && this.overflowFor(slot.host) == 0) return CompletionReason.Drained;
+    let quietFor: i64 = -1;
+    if (total == 0 && this.overflowFor(slot.host) == 0) {
+      if (d.quietSeconds <= 0) return CompletionReason.Drained;
+      const now = nowMillis();
+      // 0 means "not quiet", so a clock at the epoch still starts the period.
+      if (d.quietSince == 0) d.quietSince = now > 0 ? now : 1;
+      else quietFor = now - d.quietSince;
+    } else {
+      d.quietSince = 0;
+    }
     // The clock now, not at some earlier tick: a wall clock stepped back since must not make a
-    // deadline pass early.
+    // deadline pass early. A deadline ends a quiet period too.
     if (d.deadlineAt > 0 && nowMillis() >= d.deadlineAt) return CompletionReason.Deadline;
+    if (quietFor >= <i64>d.quietSeconds * 1000) return CompletionReason.Drained;
     return CompletionReason.None;
   }
 

@@ -48,6 +48,13 @@ export class Drain {
   leaseUntil: i64 = 0;
   lastError: string = "";
   upstreams: Array<string> = [];
+  /**
+   * How long the host's count must stay at zero before the drain completes as drained (0: at
+   * once), copied from config when the episode starts so a config change never alters it.
+   */
+  quietSeconds: i32 = 0;
+  /** When a write first found the host at zero (wall clock, ms); 0: not quiet now. */
+  quietSince: i64 = 0;
 
   get active(): bool {
     return this.state == DrainState.Draining;
@@ -76,6 +83,8 @@ export class Drain {
     d.leaseUntil = this.leaseUntil;
     d.lastError = this.lastError;
     d.upstreams = this.upstreams.slice(0);
+    d.quietSeconds = this.quietSeconds;
+    d.quietSince = this.quietSince;
     return d;
   }
 
@@ -161,6 +170,10 @@ export class Reader {
     const at = this.take(8);
     return this.ok ? load<i64>(at) : 0;
   }
+  /** Whether bytes are left: fields added later are read only when present. */
+  get more(): bool {
+    return this.ok && this.p < this.end;
+  }
   str(): string {
     const lenAt = this.take(2);
     if (!this.ok) return "";
@@ -187,6 +200,9 @@ export function writeDrain(w: Writer, d: Drain): void {
   w.str(d.lastError.length > 200 ? d.lastError.substring(0, 200) : d.lastError);
   w.u8(d.upstreams.length);
   for (let i = 0; i < d.upstreams.length; i++) w.str(unchecked(d.upstreams[i]));
+  // Added after the first layout, at the end so an older value reads as "no quiet period".
+  w.u32(<u32>d.quietSeconds);
+  w.i64(d.quietSince);
 }
 
 export function readDrain(r: Reader): Drain | null {
@@ -207,5 +223,10 @@ export function readDrain(r: Reader): Drain | null {
   d.lastError = r.str();
   const n = r.u8();
   for (let i = 0; i < n && i < MAX_UPSTREAMS; i++) d.upstreams.push(r.str());
+  // A slot written by the previous layout ends here: no quiet period, not quiet.
+  if (r.more) {
+    d.quietSeconds = <i32>r.u32();
+    d.quietSince = r.i64();
+  }
   return r.ok ? d : null;
 }

@@ -37,6 +37,11 @@ export function writeDrainFields(out: ByteBuffer, d: Drain): void {
     out.json(unchecked(d.upstreams[i]));
   }
   out.byte(0x5d);
+  out.str(',"quietSeconds":').int(<i64>d.quietSeconds);
+  // Only while the quiet clock runs: a drain that is over, or whose host is not empty, has none.
+  if (d.active && d.quietSince > 0) {
+    out.str(',"quietSince":"').str(isoTime(d.quietSince)).byte(0x22);
+  }
   if (d.completedAt > 0) {
     out.str(',"completedAt":"').str(isoTime(d.completedAt));
     out.str('","reason":"').str(reasonName(d.reason)).str('","remaining":').int(d.remaining);
@@ -74,6 +79,8 @@ export function completionJson(host: string, d: Drain, gateway: string, asEvent:
     jsonString(gateway) +
     ',"upstreams":' +
     upstreamsJson(d) +
+    ',"quietSeconds":' +
+    d.quietSeconds.toString() +
     "}"
   );
 }

@@ -7,6 +7,7 @@ export function newDrain(
   source: DrainSource,
   now: i64,
   deadlineSeconds: i32,
+  quietSeconds: i32,
 ): Drain {
   const d = new Drain();
   d.state = DrainState.Draining;
@@ -14,6 +15,7 @@ export function newDrain(
   d.episode = episode;
   d.startedAt = now;
   d.deadlineAt = deadlineSeconds > 0 ? now + <i64>deadlineSeconds * 1000 : 0;
+  d.quietSeconds = quietSeconds > 0 ? quietSeconds : 0;
   return d;
 }
 

@@ -83,7 +83,13 @@ export class Drains {
     const tracked = new TrackAll();
     for (let i = 0; i < hosts.length; i++) {
       const host = unchecked(hosts[i]);
-      const slot = this.begin(host, config.drain.deadlineSeconds, DrainSource.Config).slot;
+      const drain = config.drain;
+      const slot = this.begin(
+        host,
+        drain.deadlineSeconds,
+        drain.quietSeconds,
+        DrainSource.Config,
+      ).slot;
       if (slot >= 0) tracked.add(host, slot);
     }
     if (tracked.hosts.length > 0) editValue(this.table.keys.drains, tracked);
@@ -91,8 +97,8 @@ export class Drains {
     this.webhook.terms.unowned = false;
   }
 
-  start(host: string, deadlineSeconds: i32, source: DrainSource): DrainOutcome {
-    const started = this.begin(host, deadlineSeconds, source);
+  start(host: string, deadlineSeconds: i32, quietSeconds: i32, source: DrainSource): DrainOutcome {
+    const started = this.begin(host, deadlineSeconds, quietSeconds, source);
     if (started.slot >= 0) {
       editValue(this.table.keys.drains, new ListEdit(host, started.slot, true, false));
     }
@@ -100,10 +106,10 @@ export class Drains {
   }
 
   /** Starts (or finds) the host's drain; the caller lists it among the open drains. */
-  private begin(host: string, deadlineSeconds: i32, source: DrainSource): Begun {
+  private begin(host: string, deadlineSeconds: i32, quietSeconds: i32, source: DrainSource): Begun {
     const now = nowMillis();
     const episode = "d-" + now.toString(36) + "-" + randomU32().toString(16);
-    const fresh = newDrain(episode, source, now, deadlineSeconds);
+    const fresh = newDrain(episode, source, now, deadlineSeconds, quietSeconds);
     const op = new StartDrainOp(fresh, source == DrainSource.Config);
     const placed = this.table.placement.apply(host, op);
     if (placed.result == SlotWrite.NoRoom) {
@@ -184,8 +190,10 @@ export class Drains {
 
   /**
    * A drain can end with nobody closing a stream: its deadline passes, its host's overflow slot
-   * empties, or a dead VM's streams expire. Any write of the slot completes it then (see
-   * ConnectionTable.update, which also checks the overflow slot), so write one.
+   * empties, a dead VM's streams expire, or its quiet period (drain.quietSeconds) runs out. Any
+   * write of the slot completes it then (see ConnectionTable.update, which also checks the
+   * overflow slot and keeps the quiet clock), so write one: while the host is at zero every tick
+   * writes, the first starting the quiet clock if no close did.
    */
   private checkDeadline(key: string, slot: Slot, d: Drain, now: i64): void {
     const due = d.deadlineAt > 0 && now >= d.deadlineAt;

@@ -76,6 +76,7 @@ export class ConnDrainRoot extends RootContext {
           vm.drains,
           config.drain.deadlineSeconds,
           config.keyBy,
+          config.drain.quietSeconds,
         );
     setTickPeriod(<u32>config.tickMs);
     log(
