@@ -53,7 +53,13 @@ export class Generator {
       webhookTimeoutMs: 2000,
     };
     this.timing(c);
+    c.quietSeconds = this.quiet();
     return c;
+  }
+
+  /** drain.quietSeconds: often none, else short enough for a campaign's ticks to end it. */
+  private quiet(): number {
+    return this.rng.chance(0.5) ? 0 : this.rng.pick([1, 3, 10]);
   }
 
   private form(): number {
@@ -118,6 +124,9 @@ export class Generator {
         default:
           c.rejectNew = this.rng.chance(0.3);
           c.deadlineSeconds = this.rng.chance(0.7) ? 0 : this.rng.pick([20, 120]);
+          // A quiet period delays "drained" past zero: reconnects inside it must reset it, and
+          // the completion must still find nobody on (the checker's false-drained).
+          c.quietSeconds = this.quiet();
           c.webhookTimeoutMs = this.rng.pick([500, 2000, 5000]);
       }
     }

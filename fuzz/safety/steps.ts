@@ -20,6 +20,8 @@ export interface ConfigSpec {
   hosts: string[];
   rejectNew: boolean;
   deadlineSeconds: number;
+  /** drain.quietSeconds; absent in cases saved before it existed (= 0). */
+  quietSeconds?: number;
   webhookTimeoutMs: number;
 }
 
@@ -27,6 +29,7 @@ export function configJson(c: ConfigSpec): string {
   const drain: Record<string, unknown> = { hosts: c.drainHosts };
   if (c.rejectNew) drain.rejectNew = true;
   if (c.deadlineSeconds > 0) drain.deadlineSeconds = c.deadlineSeconds;
+  if ((c.quietSeconds ?? 0) > 0) drain.quietSeconds = c.quietSeconds;
   return JSON.stringify({
     keyBy: c.keyBy,
     tickMs: c.tickMs,
