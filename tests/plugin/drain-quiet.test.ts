@@ -211,6 +211,24 @@ describe("drain.quietSeconds", () => {
     expect(next.drain).toMatchObject({ quietSeconds: 0, state: "completed" });
   });
 
+  it("a slot written by the layout before quietSeconds reads as no quiet period", async () => {
+    const gw = await drainGateway({ drain: { quietSeconds: 5 } });
+    const ps = players(gw, 4);
+    startDrain(gw, HOST);
+    const key = gw.sharedData
+      .keys()
+      .find((k) => k.startsWith("conn-drain/slot/") && gw.sharedData.get(k)?.text.includes(HOST));
+    expect(key).toBeDefined();
+    const current = gw.sharedData.get(key!)!;
+    // The previous layout ended after the upstreams: drop the u32 quietSeconds and i64 quietSince.
+    const old = current.value.slice(0, current.value.length - 12);
+    gw.sharedData.set(key!, old, current.cas);
+    expect(drainOf(gw, HOST)).toMatchObject({ state: "draining", active: 4, quietSeconds: 0 });
+    for (const p of ps) p.close();
+    expect(completeKey(gw, HOST)).toMatchObject({ reason: "drained", quietSeconds: 0 });
+    expect(webhookCalls(gw)).toHaveLength(1);
+  });
+
   it("drain.quietSeconds is checked: an integer from 0 to 3600", async () => {
     const gw = await drainGateway({ drain: { quietSeconds: 5 } });
     for (const bad of [-1, 3601, 2.5, "5"]) {
