@@ -110,8 +110,10 @@ export const safetyCampaign: Campaign = {
       const firsts = new Map<string, { report: CaseReport; v: Violation }>();
       let generated = 0;
       let cpuMs = 0;
+      let received = 0;
       const start = performance.now();
       for await (const r of cases) {
+        received++;
         generated += r.steps;
         cpuMs += r.ms;
         for (const [k, n] of r.counts) kinds.set(k, (kinds.get(k) ?? 0) + n);
@@ -122,6 +124,12 @@ export const safetyCampaign: Campaign = {
         for (const v of r.violations) if (!firsts.has(v.kind)) firsts.set(v.kind, { report: r, v });
       }
       const wallMs = performance.now() - start;
+      // Every seed must report: a case lost on the way is a case whose violations went unseen.
+      findings.check(
+        received === seeds.length,
+        "lost cases",
+        () => `${seeds.length - received} of ${seeds.length} cases never reported back`,
+      );
       tried += generated;
       // Each kind's first violation, shrunk to a short replay and kept as a regression case.
       for (const [kind, { report, v }] of firsts) {

@@ -21,6 +21,17 @@ export interface ThreadJob {
   steps: number;
 }
 
+/**
+ * Sends one message and waits until it is handed to the channel: a child that disconnects with
+ * sends still queued loses them (seen under load: a third of the cases never reached the parent,
+ * so their steps, and any violation in them, went uncounted).
+ */
+function sent(message: CaseReport | "done"): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.send?.(message, undefined, undefined, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
 if (process.send) {
   process.once("message", async (job: ThreadJob) => {
     const module = loadPlugin(job.wasm);
@@ -35,9 +46,9 @@ if (process.send) {
         figures: r.figures,
         ...(r.violations.length > 0 ? { stepList: r.steps, initial: r.initial } : {}),
       };
-      process.send?.(report);
+      await sent(report);
     }
-    process.send?.("done");
+    await sent("done");
     process.disconnect();
   });
 }
