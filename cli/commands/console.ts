@@ -21,7 +21,12 @@ function parseScope(s: string): Scope {
       `--enable takes global, route:NAME, domain:NAME or service:NAME, not "${s}"`,
       "console",
     );
-  return { kind: m[1] as "route" | "domain" | "service", target: m[2] as string };
+  // The plugin would be handed the config as a per-route rule, which it refuses: it has no
+  // per-route settings, and counting must see every stream anyway.
+  throw usage(
+    `--enable ${s}: conn-drain has no per-route settings and must count every stream; use --enable global`,
+    "console",
+  );
 }
 
 async function run(values: Values, positionals: string[], io: Io): Promise<void> {
@@ -152,8 +157,8 @@ exists, updates it: image repository and tag, version, title, description, phase
 from plugin.yaml. The console keeps it as the WasmPlugin NAME-VERSION. For a custom plugin the
 console reads none of the image's layers and has no config form (its config schema is an empty
 object), so --config is checked against plugin.yaml's schema here before anything is sent.
---enable global, route:NAME, domain:NAME or service:NAME (repeatable) turns the plugin on there
-with --config. First the cluster is read (kube context as for 'wasmplugin --apply', namespace
+--enable global turns the plugin on for the whole gateway with --config (route:, domain: and
+service: scopes are refused: conn-drain has no per-route settings and must see every stream). First the cluster is read (kube context as for 'wasmplugin --apply', namespace
 -n): a resource of this plugin that 'conn-drain wasmplugin' or a hand made is refused, because
 the console would replace it or load the plugin a second time beside it; choose one path. A new
 plugin.yaml info.version makes the console replace NAME-OLD with NAME-NEW, which changes the
@@ -180,7 +185,7 @@ one JSON line.`,
       type: "string",
       multiple: true,
       arg: "SCOPE",
-      help: "global | route:NAME | domain:NAME | service:NAME",
+      help: "global (conn-drain has no per-route settings)",
     },
     config: { type: "string", arg: "FILE", help: "config for --enable, YAML or JSON" },
     "image-pull-policy": {

@@ -89,34 +89,31 @@ describe.skipIf(noOpenssl)("console (Higress console and Kubernetes stand-ins)",
     expect(con.plugin("conn-drain")?.version).not.toBe(version);
   });
 
-  it("enables the plugin globally and on a route with a checked config", async () => {
-    const r = await run([
-      "--enable",
-      "global",
-      "--enable",
-      "route:lobby",
-      "--config",
-      "config.yaml",
-    ]);
-    expect(r.err).toMatch(/enabled globally\n {2}enabled on route lobby/);
+  it("enables the plugin globally with a checked config", async () => {
+    const r = await run(["--enable", "global", "--config", "config.yaml"]);
+    expect(r.err).toMatch(/enabled globally/);
     expect(r.code).toBe(0);
     expect(con.instances.get("global/conn-drain")).toMatchObject({
       pluginName: "conn-drain",
       enabled: true,
       configurations: { keyBy: "authority" },
     });
-    expect(con.instances.get("route:lobby/conn-drain")).toMatchObject({
-      enabled: true,
-      targets: { ROUTE: "lobby" },
-    });
   });
 
-  it("reports the console's own refusal: unknown route, built-in name, bad config", async () => {
-    const route = await run(["--enable", "route:nowhere", "--config", "config.yaml"]);
-    expect(route.code).toBe(5);
-    expect(route.err).toMatch(
-      /^conn-drain console: console rejected enabling conn-drain on route nowhere: Unknown route: nowhere — fix the value it names/m,
-    );
+  it.each(["route:lobby", "domain:play.example.com", "service:game.default"])(
+    "refuses --enable %s before sending anything: the plugin has no per-route settings",
+    async (scope) => {
+      const before = con.requests.length;
+      const r = await run(["--enable", scope, "--config", "config.yaml"]);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(
+        /no per-route settings and must count every stream; use --enable global/,
+      );
+      expect(con.requests.length).toBe(before);
+    },
+  );
+
+  it("reports the console's own refusal: built-in name, bad config", async () => {
     const builtIn = await run(["--name", "key-auth"]);
     expect(builtIn.code).toBe(6);
     expect(builtIn.err).toMatch(

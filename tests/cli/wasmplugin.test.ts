@@ -131,7 +131,7 @@ describe("wasmplugin: the resource", () => {
     writeFileSync(
       join(dir, "rules.yaml"),
       stringify([
-        { domain: ["play.example.com"], config: { keyBy: "cluster" } },
+        { domain: ["play.example.com"], config: {} },
         { ingress: ["lobby"], configDisable: true },
       ]),
     );
@@ -167,16 +167,19 @@ describe("wasmplugin: the resource", () => {
     expect(r.err).toMatch(
       /^conn-drain wasmplugin: schema violation at spec\.defaultConfig\.admin\.token: must NOT have fewer than 16 characters — fix the config to match .*plugin\.yaml/,
     );
+    // conn-drain has no per-route settings (plugin.yaml routeConfigSchema allows no keys; the
+    // plugin refuses any rule key but Higress's _match_*): a rule's config is refused here.
     writeFileSync(
       join(dir, "rules.yaml"),
-      stringify([{ domain: ["a.example.com"], config: { keyBy: "nope" } }]),
+      stringify([{ domain: ["a.example.com"], config: { maxHosts: 5 } }]),
     );
     const r2 = await runCli(
       ["wasmplugin", "--image", IMAGE, "--config", "config.yaml", "--match-rules", "rules.yaml"],
       { cwd: dir },
     );
+    expect(r2.code).toBe(5);
     expect(r2.err).toMatch(
-      /schema violation at spec\.matchRules\[0\]\.config\.keyBy: must be one of "authority", "cluster", "upstream"/,
+      /schema violation at spec\.matchRules\[0\]\.config\.maxHosts: unknown field/,
     );
     writeFileSync(join(dir, "typo.yaml"), stringify({ ...CONFIG, maxHost: 3 }));
     const r3 = await runCli(["wasmplugin", "--image", IMAGE, "--config", "typo.yaml"], {
@@ -201,7 +204,7 @@ describe("wasmplugin: the resource", () => {
       expect(r.code).toBe(5);
       expect(r.err).toMatch(re);
     }
-    writeFileSync(join(dir, "rules.yaml"), stringify([{ config: { keyBy: "cluster" } }]));
+    writeFileSync(join(dir, "rules.yaml"), stringify([{ config: {} }]));
     const r = await runCli(
       ["wasmplugin", "--image", IMAGE, "--config", "config.yaml", "--match-rules", "rules.yaml"],
       { cwd: dir },
