@@ -8,7 +8,7 @@
 #   not-predelete   the game server is not being deleted
 #   waiting         some replica still has players on this host
 #   unreachable     a replica did not answer, or no replica was found (never "done" on partial data)
-#   misconfigured   a required setting is missing
+#   misconfigured   a required setting is missing, or a replica refused the token (401/403)
 # Stable words on purpose: OKG re-runs actions whenever the probe's output changes.
 #
 #   probe.sh                    ask the gateway replicas' admin paths (exact, immediate)
@@ -108,10 +108,23 @@ if [ -z "$addrs" ]; then
 fi
 [ -n "$(printf '%s' "$addrs" | tr -d ' ')" ] || say unreachable 1
 
+# GET or POST `$1` on a replica; prints the body. A refused token (401, 403) is a setting to fix,
+# not a replica to wait for; any other failure means the replica's view is unknown.
+admin() {
+  out=$(acurl -w '\n%{http_code}' "$@") || say unreachable 1
+  code=$(printf '%s' "$out" | tail -n 1)
+  case "$code" in
+    2??) printf '%s' "$out" | sed '$d' ;;
+    401 | 403) say misconfigured 1 ;;
+    *) say unreachable 1 ;;
+  esac
+}
+
 busy=0
 for addr in $addrs; do
   url="http://$addr$ADMIN_PATH"
-  view=$(acurl -f "$url?host=$host") || say unreachable 1
+  # In a command substitution `say` prints into the variable: pass its verdict on.
+  view=$(admin "$url?host=$host") || say "$view" 1
   active=$(printf '%s' "$view" | sed -n 's/.*"active":\([0-9]*\).*/\1/p')
   [ -n "$active" ] || say unreachable 1
   drain=$(printf '%s' "$view" | sed -n 's/.*"drain":{"episode":"[^"]*","state":"\([a-z]*\)".*/\1/p')
@@ -119,7 +132,7 @@ for addr in $addrs; do
   # earlier life of this game server (OKG reuses names), so it gets a new episode.
   if [ "${START_DRAIN:-1}" = "1" ] && [ "$drain" != "draining" ]; then
     if [ "$drain" != "completed" ] || [ "$active" -gt 0 ]; then
-      acurl -f -o /dev/null -X POST "$url/drain?host=$host" || say unreachable 1
+      posted=$(admin -X POST "$url/drain?host=$host") || say "$posted" 1
     fi
   fi
   [ "$active" -eq 0 ] || busy=1

@@ -154,11 +154,12 @@ describe("deploy/probe.sh against two local gateway replicas", () => {
   });
 
   it("never says done on partial information", async () => {
+    // A refused token is a setting to fix, not a replica to wait for.
     expect(
       await probe({ GATEWAY_TOKEN_FILE: "", GATEWAY_TOKEN: "wrong-token-0123456789" }),
     ).toEqual({
       code: 1,
-      out: "unreachable",
+      out: "misconfigured",
     });
     expect(await probe({ GATEWAY_ADDRS: `127.0.0.1:${replicas[0]?.port} 127.0.0.1:1` })).toEqual({
       code: 1,
