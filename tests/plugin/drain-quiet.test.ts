@@ -135,6 +135,35 @@ describe("drain.quietSeconds", () => {
     expect(webhookCalls(gw)).toHaveLength(1);
   });
 
+  it("a player returning after the quiet period ran out, before any tick wrote, resets it", async () => {
+    // Long ticks: between the last close and the open below no tick writes the slot, so the open
+    // is the first write to find the period over, and it finds a player: no completion.
+    const gw = await drainGateway({
+      tickMs: 60_000,
+      vmTtlSeconds: 180,
+      drain: { quietSeconds: 1 },
+    });
+    const ps = players(gw, 4);
+    startDrain(gw, HOST);
+    for (const p of ps) p.close();
+    gw.advance(2000);
+    expect(completeKey(gw, HOST)).toBeUndefined();
+    const back = connectPlayer(gw, HOST, { vm: 1 });
+    expect(completeKey(gw, HOST)).toBeUndefined();
+    expect(drainOf(gw, HOST)).toMatchObject({ state: "draining", active: 1 });
+    expect(drainOf(gw, HOST)).not.toHaveProperty("quietSince");
+    back.close();
+    const left = gw.now();
+    gw.tick(); // the period has just restarted: this write does not end it
+    expect(completeKey(gw, HOST)).toBeUndefined();
+    gw.advance(1000);
+    gw.tick();
+    const key = completeKey(gw, HOST);
+    expect(key).toMatchObject({ reason: "drained", remaining: 0 });
+    expect(Date.parse(key?.completedAt as string) - left).toBeGreaterThanOrEqual(1000);
+    expect(webhookCalls(gw)).toHaveLength(1);
+  });
+
   it("a deadline passing during the quiet period completes with reason deadline", async () => {
     const gw = await drainGateway({ drain: { quietSeconds: 60 } });
     const ps = players(gw, 4);
