@@ -17,10 +17,10 @@ system-deps:
 	bash scripts/install-e2e-deps.sh
 
 build: setup build/plugin.wasm
+	@node -e 'const s=require("fs").statSync("build/plugin.wasm").size; console.log("build/plugin.wasm: " + s + " bytes (" + (s/1024).toFixed(1) + " KiB)")'
 
 build/plugin.wasm: $(ASSEMBLY) $(NPM_STAMP)
 	npm run --silent build
-	@node -e 'const s=require("fs").statSync("build/plugin.wasm").size; console.log("build/plugin.wasm: " + s + " bytes (" + (s/1024).toFixed(1) + " KiB)")'
 
 demo: build
 	npx tsx scripts/demo.ts

@@ -20,6 +20,15 @@ import { note } from "./util.js";
 
 const OUT = "docs/benchmarks.md";
 
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  console.log(
+    "usage: npx tsx bench/run.ts   (make bench)\n" +
+      "Runs every benchmark figure (a few minutes on 2 cores; builds commit 845b441 once into\n" +
+      "build/bench-cache), prints the report and rewrites docs/benchmarks.md.",
+  );
+  process.exit(0);
+}
+
 function ensureBuild(): void {
   if (existsSync(PLUGIN_WASM)) return;
   note(`${PLUGIN_WASM} missing: npm run build`);

@@ -6,6 +6,15 @@ import type { Campaign, Report } from "./campaign.js";
 import { campaigns } from "./campaigns.js";
 
 const only = process.argv.slice(2);
+if (only.includes("--help") || only.includes("-h")) {
+  console.log(
+    "usage: npx tsx fuzz/run.ts [NAME...]   (make fuzz)\n" +
+      "Runs every hardening campaign at full scale, or those whose name contains a NAME\n" +
+      `(${campaigns.map((c) => c.name).join(", ")}); report in build/fuzz-report.json.\n` +
+      "SAFETY_SEEDS=A..B and SAFETY_STEPS=N change the safety campaign's plan.",
+  );
+  process.exit(0);
+}
 const chosen = campaigns.filter((c) => only.length === 0 || only.some((o) => c.name.includes(o)));
 
 function print(c: Campaign, r: Report): void {
