@@ -24,6 +24,8 @@ export class Generator {
   private readonly rng: Rng;
   private nextId = 1;
   private nextFlood = 0;
+  /** Steps drawn ahead: a reconnect is a close, a short wait and an open of the same host. */
+  private queued: Step[] = [];
 
   constructor(
     seed: number,
@@ -216,6 +218,29 @@ export class Generator {
     return { op: "storm", n, inner };
   }
 
+  /** Whether `close` ends the last live stream of its host (a drain of it may then complete). */
+  private isLast(m: Model, close: Step): boolean {
+    const s = close.op === "close" ? m.streams.get(close.id) : undefined;
+    if (!s || !m.isLive(s)) return false;
+    for (const o of m.streams.values())
+      if (o !== s && o.host === s.host && m.isLive(o)) return false;
+    return true;
+  }
+
+  /**
+   * The player of the stream `close` ends comes back to the same host a moment later (a mobile
+   * connection blipping), waiting around drain.quietSeconds (1, 3 or 10 s): the open may land
+   * inside the quiet period, or after it ran out with no tick in between.
+   */
+  private reconnect(m: Model, close: Step): void {
+    const s = close.op === "close" ? m.streams.get(close.id) : undefined;
+    if (!s || s.host >= FLOOD_BASE) return;
+    const tick = Math.min(...m.vmConfig.map((c) => c.tickMs));
+    const ms = this.rng.pick([300, 900, 1200, 2500, 3500, 9000, 11000]);
+    this.queued.push({ op: "advance", ms: Math.min(ms, 40 * tick) });
+    this.queued.push(this.open(m, s.host, this.otherWorker(m, s.w)));
+  }
+
   private advance(m: Model): Step {
     // The shortest tick any VM runs sets the pace (a rollout leaves VMs on different configs).
     const tick = Math.min(...m.vmConfig.map((c) => c.tickMs));
@@ -239,12 +264,19 @@ export class Generator {
   }
 
   private draw(m: Model, rolloutInProgress: boolean): Step {
+    const queued = this.queued.shift();
+    if (queued) return queued;
     if (rolloutInProgress && this.rng.chance(0.3)) return { op: "rollout" };
     const r = this.rng.int(1000);
     // Players come and go; past 40 open streams more go than come (long-lived streams keep every
     // old config's root context alive, and each of those ticks).
     if (r < 320) return m.streams.size > 40 && r < 100 ? (this.close(m) as Step) : this.open(m);
-    if (r < 585) return this.close(m) ?? this.open(m);
+    if (r < 585) {
+      const c = this.close(m);
+      if (!c) return this.open(m);
+      if (this.rng.chance(this.isLast(m, c) ? 0.5 : 0.05)) this.reconnect(m, c);
+      return c;
+    }
     if (r < 610) return this.advance(m);
     if (r < 660) {
       const status = this.rng.pick([200, 200, 200, 204, 500, 500, 503, "reset"] as const);
