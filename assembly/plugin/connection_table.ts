@@ -25,31 +25,24 @@ import {
   sharedSet,
   sharedSetAt,
 } from "../abi/hostcalls";
-import { editValue, ValueEdit } from "./cas";
 import { Config } from "./config";
 import { CompletionReason } from "./drain";
 import { CompletionSink, completeDrain, DeliveryTerms } from "./drain_rules";
 import { Gauges } from "./gauges";
 import { HostCache, HostEntry, Lease } from "./host_cache";
 import { HostMetrics, hostMetricName, OVERFLOW_METRIC } from "./host_metrics";
-import { BUCKETS, bucketOf, HostSlots } from "./host_slots";
-import { decodeU32, encodeU32, ensure, SharedKeys } from "./shared_keys";
-import { decodeSlot, Edit, editCount, FLAG_METERED, freeSlotValue, Slot, SlotBuffer } from "./slot";
+import { bucketOf } from "./host_slots";
+import { OVERFLOW_BUCKETS, OVERFLOW_HOST, overflowBucketOf } from "./overflow";
+import { SharedKeys } from "./shared_keys";
+import { decodeSlot, Edit, editCount, Slot, SlotBuffer } from "./slot";
 import { CountOp, OverflowCountOp, PruneOp, SlotOp } from "./slot_ops";
 import { Placed, SlotPlacement } from "./slot_placement";
+import { createTableKeys } from "./table_keys";
 import { VmLiveness } from "./vm_liveness";
 
-/** Overflow slots hold a host whose name no real key can equal (keys are printable ASCII). */
-export const OVERFLOW_HOST = "\u0001overflow";
 const OVERFLOW_HOST_BYTES = String.UTF8.encode(OVERFLOW_HOST);
-/** How many overflow slots share the streams of hosts that found no slot (by host hash). */
-export const OVERFLOW_BUCKETS: i32 = 64;
 
 const SWEEP_PER_TICK = 64;
-
-export function overflowBucketOf(host: string): i32 {
-  return bucketOf(host) & (OVERFLOW_BUCKETS - 1);
-}
 
 /** How a write of a slot ended. */
 export enum SlotWrite {
@@ -72,16 +65,6 @@ export class WriteResult {
     /** The value written (status Ok), or null. */
     public written: Slot | null,
   ) {}
-}
-
-/** Raises the recorded slot count, never lowers it. */
-class CapacityEdit extends ValueEdit {
-  constructor(public wanted: i32) {
-    super();
-  }
-  edit(current: ArrayBuffer): ArrayBuffer | null {
-    return <i32>decodeU32(current) >= this.wanted ? null : encodeU32(<u32>this.wanted);
-  }
 }
 
 export class ConnectionTable {
@@ -135,44 +118,12 @@ export class ConnectionTable {
     this.metricsMaxHosts = config.metricsMaxHosts;
     this.generation++;
     if (this.sweepCursor >= this.maxHosts) this.sweepCursor = 0;
-    if (!this.ensureKeys()) return false;
+    if (!createTableKeys(this.keys, this.maxHosts)) return false;
     // No first heartbeat here: on_configure also runs in Envoy's throw-away canary VM, which
     // would leave a key behind on every config update. A VM beats on its first count and every
     // tick; one already beating declares its new TTL at once.
     this.liveness.configure(this.keys, <i64>config.vmTtlSeconds * 1000, <i64>config.tickMs);
     return true;
-  }
-
-  private ensureKeys(): bool {
-    let capacity: i32 = 0;
-    if (sharedGet(this.keys.capacity, this.read).status == WasmResult.Ok) {
-      capacity = <i32>decodeU32(this.read.value);
-    } else {
-      const empty = new HostSlots().encode();
-      for (let b = 0; b < BUCKETS; b++) {
-        if (!ensure(this.keys.bucket(b), empty)) return false;
-      }
-      if (!ensure(this.keys.metered, empty)) return false;
-      if (!ensure(this.keys.drains, empty)) return false;
-      if (!ensure(this.keys.capacity, encodeU32(0))) return false;
-    }
-    // Always, so that a table created by an older module gains them too.
-    if (!ensure(this.keys.vms, new ArrayBuffer(0))) return false;
-    const overflow = new Slot();
-    overflow.host = OVERFLOW_HOST;
-    overflow.flags = FLAG_METERED;
-    const empty = overflow.encode();
-    for (let b = 0; b < OVERFLOW_BUCKETS; b++) {
-      if (!ensure(this.keys.overflow(b), empty)) return false;
-    }
-    if (capacity >= this.maxHosts) return true;
-    const free = freeSlotValue();
-    for (let i = capacity; i < this.maxHosts; i++) {
-      if (!ensure(this.keys.slot(i), free)) return false;
-    }
-    // Never lowered: slots past a smaller maxHosts may still hold streams, and the admin view
-    // must keep counting them.
-    return editValue(this.keys.capacity, new CapacityEdit(this.maxHosts));
   }
 
   /** Runs on every tick of every root context of the VM (`rootId`, ticking every `period`). */

@@ -15,9 +15,10 @@ import {
   sharedSet,
 } from "../abi/hostcalls";
 import { editValue, ListEdit, ValueEdit } from "./cas";
-import { ConnectionTable, OVERFLOW_HOST, overflowBucketOf, SlotWrite } from "./connection_table";
+import { ConnectionTable, SlotWrite } from "./connection_table";
 import { hostMetricName } from "./host_metrics";
 import { bucketOf, listWithout, pairInList, slotInList } from "./host_slots";
+import { OVERFLOW_HOST, overflowBucketOf } from "./overflow";
 import {
   decodeSlot,
   decodeSlotAt,

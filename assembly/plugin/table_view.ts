@@ -2,10 +2,11 @@
 // tracked host's. Reads only; every write goes through ConnectionTable.
 import { WasmResult } from "../abi/enums";
 import { rawPtr, rawSize, releaseRaw, SharedRead, sharedGet, sharedGetAt } from "../abi/hostcalls";
-import { ConnectionTable, OVERFLOW_BUCKETS } from "./connection_table";
+import { ConnectionTable } from "./connection_table";
 import { Drain } from "./drain";
 import { fnv1a } from "./host_cache";
 import { BUCKETS } from "./host_slots";
+import { OVERFLOW_BUCKETS } from "./overflow";
 import { decodeSlot, decodeSlotAt, hasDrainAt, liveTotalAt, Slot, SlotBuffer } from "./slot";
 
 export class HostCount {
