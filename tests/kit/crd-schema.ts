@@ -72,6 +72,11 @@ export const CRD_FIXTURES: CrdFixture[] = [
     kind: "PodMonitor",
     file: "monitoring.coreos.com_podmonitors.v1.json",
   },
+  {
+    apiVersion: "extensions.higress.io/v1alpha1",
+    kind: "WasmPlugin",
+    file: "extensions.higress.io_wasmplugins.v1alpha1.json",
+  },
 ];
 
 const DIR = "tests/kit/crds";
@@ -82,6 +87,19 @@ export function crdSchema(apiVersion: string, kind: string): Node | undefined {
 }
 
 const compiled = new Map<string, ValidateFunction>();
+
+/**
+ * The API server accepts apiVersion, kind and metadata at the root of every custom resource
+ * whether or not the CRD's schema lists them (apiextensions-apiserver validates metadata as
+ * ObjectMeta itself); kubebuilder's CRDs list them, the Cue-generated Istio and Higress ones do not.
+ */
+function withObjectMeta(schema: Node): Node {
+  const properties = { ...((schema.properties as Node | undefined) ?? {}) };
+  properties.apiVersion ??= { type: "string" };
+  properties.kind ??= { type: "string" };
+  properties.metadata ??= { type: "object", "x-kubernetes-preserve-unknown-fields": true };
+  return { ...schema, properties };
+}
 
 /** The error text for `doc` against its kind's upstream schema ("" when valid). */
 export function crdErrors(doc: {
@@ -94,7 +112,7 @@ export function crdErrors(doc: {
   if (!validate) {
     const schema = crdSchema(doc.apiVersion ?? "", doc.kind ?? "");
     if (!schema) throw new Error(`no upstream schema for ${key}`);
-    validate = ajv.compile(toJsonSchema(schema) as object);
+    validate = ajv.compile(toJsonSchema(withObjectMeta(schema)) as object);
     compiled.set(key, validate);
   }
   return validate(doc) ? "" : ajv.errorsText(validate.errors, { separator: "; " });

@@ -1,7 +1,8 @@
 // Every manifest in deploy/ of a kind defined by a CRD we have upstream (OpenKruiseGame's
-// GameServerSet, the Prometheus Operator's PodMonitor; tests/kit/crds/README.md has source and
-// commit) validates against that CRD's own schema, with unknown fields refused as the API server
-// refuses them under `kubectl apply`. (The WasmPlugin is checked by its own suite.)
+// GameServerSet, the Prometheus Operator's PodMonitor, Higress's WasmPlugin;
+// tests/kit/crds/README.md has source and commit) validates against that CRD's own schema, with
+// unknown fields refused as the API server refuses them under `kubectl apply`, and so does what
+// `conn-drain wasmplugin` prints.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -31,9 +32,10 @@ const hasCrd = (d: Doc) =>
 const checked = docs.filter((d) => hasCrd(d.doc));
 
 describe("deploy/ against the upstream CRD schemas", () => {
-  it("covers the kit's GameServerSet and PodMonitors", () => {
+  it("covers the kit's GameServerSet, PodMonitors and WasmPlugin", () => {
     const kinds = checked.map((d) => d.doc.kind);
     expect(kinds).toContain("GameServerSet");
+    expect(kinds).toContain("WasmPlugin");
     expect(kinds.filter((k) => k === "PodMonitor").length).toBeGreaterThanOrEqual(2);
   });
 
@@ -75,5 +77,14 @@ describe("deploy/ against the upstream CRD schemas", () => {
     expect(crdErrors(update("25%"))).toBe("");
     expect(crdErrors(update(1))).toBe("");
     expect(crdErrors(update(true))).not.toBe("");
+    // The WasmPlugin: Higress's enums and the fields its CRD declares, nothing else.
+    const wp = structuredClone(checked.find((d) => d.doc.kind === "WasmPlugin")?.doc) as Doc;
+    const wpSpec = wp.spec as Record<string, unknown>;
+    expect(crdErrors({ ...wp, spec: { ...wpSpec, failStrategy: "FAIL_SOFT" } })).toMatch(
+      /allowed values/,
+    );
+    expect(crdErrors({ ...wp, spec: { ...wpSpec, routeType: "http" } })).toMatch(
+      /additional properties/,
+    );
   });
 });
