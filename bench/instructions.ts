@@ -22,14 +22,13 @@ import {
 } from "./driver.js";
 import {
   ALLOCATIONS_EXPORT,
-  callGraph,
-  functionNames,
   INSTRUCTIONS_EXPORT,
   type InstrumentStats,
   instrument,
 } from "./instrument.js";
 import { selfCheck } from "./probe.js";
 import { note } from "./util.js";
+import { callGraph, functionNames } from "./wasm-inspect.js";
 
 /**
  * Where an allocation is counted, first match wins: the TLSF allocator's entry that every GC

@@ -1,15 +1,12 @@
-// The bench's instruction counter (bench/instrument.ts) against functions counted by hand
-// (bench/probe.ts): every way control leaves a region, calls, and the allocator entry count.
+// The bench's instruction counter (bench/instrument.ts, planned by bench/count-plan.ts) against
+// functions counted by hand (bench/probe.ts): every way control leaves a region, calls, and the
+// allocator entry count.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { sameCode } from "../../bench/builds.js";
-import {
-  ALLOCATIONS_EXPORT,
-  callGraph,
-  INSTRUCTIONS_EXPORT,
-  instrument,
-} from "../../bench/instrument.js";
+import { ALLOCATIONS_EXPORT, INSTRUCTIONS_EXPORT, instrument } from "../../bench/instrument.js";
 import { PROBE_ALLOCATOR, PROBE_CASES, probeBinary, runProbes } from "../../bench/probe.js";
+import { callGraph } from "../../bench/wasm-inspect.js";
 
 describe("instruction counter", () => {
   const outcomes = runProbes();
