@@ -1,5 +1,7 @@
 import type { TimerHandle } from "./clock.js";
-import type { HeaderPairs } from "./header-map.js";
+import { HeaderMap, type HeaderPairs, type HeadersInput, normalizeHeaders } from "./header-map.js";
+import { utf8Encode } from "./memory.js";
+import type { HttpResponseInFlight } from "./vm.js";
 
 export interface HttpCall {
   vmIndex: number;
@@ -19,6 +21,20 @@ export interface HttpCallResponse {
   headers?: Record<string, string> | Array<[string, string]>;
   body?: string | Uint8Array;
   trailers?: Record<string, string> | Array<[string, string]>;
+}
+
+/** A test's answer as the plugin reads it: `:status` first, then its headers, body, trailers. */
+export function responseInFlight(response: HttpCallResponse): HttpResponseInFlight {
+  const headers = new HeaderMap([
+    [":status", String(response.status ?? 200)],
+    ...normalizeHeaders(response.headers as HeadersInput),
+  ]);
+  const body =
+    typeof response.body === "string"
+      ? utf8Encode(response.body)
+      : (response.body ?? new Uint8Array());
+  const trailers = new HeaderMap(normalizeHeaders(response.trailers as HeadersInput));
+  return { headers, body, trailers };
 }
 
 interface PendingCall {

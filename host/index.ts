@@ -16,13 +16,7 @@ export {
   deriveDownstreamAddress,
   lastAddressFromXff,
 } from "./address.js";
-export {
-  createGateway,
-  Gateway,
-  type GatewayOptions,
-  type RolloutOptions,
-  type UpdateConfigOptions,
-} from "./gateway.js";
+export { createGateway, Gateway, type GatewayOptions } from "./gateway.js";
 export { type HeaderPairs, type HeadersInput, parsePairs, serializePairs } from "./header-map.js";
 export type { HttpCall, HttpCallResponse } from "./http-calls.js";
 export type { LogEntry, LogQuery } from "./logs.js";
@@ -37,6 +31,8 @@ export { makeRandom, Rng } from "./random.js";
 export {
   ConfigRollout,
   type ConfigUpdateResult,
+  type RolloutOptions,
+  type UpdateConfigOptions,
   type VmConfigOutcome,
   type VmConfigStep,
 } from "./rollout.js";

@@ -1,4 +1,6 @@
 import { HostUsageError } from "./abi.js";
+import type { VirtualClock } from "./clock.js";
+import { Rng } from "./random.js";
 
 /** What applying a configuration did on one VM. */
 export type VmConfigOutcome =
@@ -41,6 +43,22 @@ export interface ConfigUpdateResult {
    * empty.
    */
   noPlugin?: number[];
+}
+
+export interface RolloutOptions {
+  /**
+   * Order in which VMs apply the config. Default: the base VM (Envoy's main thread applies its
+   * own copy inline in SlotImpl::set), then the workers in an order drawn from the rollout seed
+   * (each worker picks the post up on its own thread, so any order can happen).
+   */
+  order?: readonly number[];
+}
+
+export interface UpdateConfigOptions extends RolloutOptions {
+  /** Gap between two VMs' turns, in virtual ms, drawn from [min, max]. Default: the gateway's. */
+  gapMs?: readonly [number, number];
+  /** Called between two VMs' turns (after the gap) with the index of the VM about to apply it. */
+  between?: (nextVmIndex: number) => void | Promise<void>;
 }
 
 /** What a rollout needs from its gateway. */
@@ -125,4 +143,78 @@ export function checkOrder(order: readonly number[], vmCount: number): number[] 
     );
   }
   return [...order];
+}
+
+/** Validates a gap range: whole virtual ms, 0 <= min <= max. */
+export function checkGap(gap: readonly [number, number]): readonly [number, number] {
+  const [min, max] = gap;
+  if (!(Number.isInteger(min) && Number.isInteger(max) && min >= 0 && max >= min)) {
+    throw new HostUsageError(`rollout gap ${JSON.stringify(gap)}: want integers 0 <= min <= max`);
+  }
+  return [min, max];
+}
+
+/**
+ * The interleaving of a gateway's rollouts: the order workers take a configuration in and the
+ * virtual time that passes between two VMs' turns, both drawn from the rollout seed so that the
+ * same seed replays the same interleaving.
+ */
+export class RolloutPacer {
+  // Its own stream, so rollouts never shift what the plugin draws from random_get.
+  private readonly random: Rng;
+  /** The gateway's gap between two VMs' turns, unless a call names its own. */
+  readonly gap: readonly [number, number];
+
+  constructor(
+    seed: number,
+    gap: readonly [number, number],
+    private readonly clock: VirtualClock,
+  ) {
+    this.random = new Rng((seed ^ 0x9e3779b9) >>> 0);
+    this.gap = checkGap(gap);
+  }
+
+  /** Base VM first; workers shuffled by the rollout seed (Fisher-Yates). */
+  defaultOrder(workerIndices: number[]): number[] {
+    const workers = [...workerIndices];
+    for (let i = workers.length - 1; i > 0; i--) {
+      const j = this.random.int(i + 1);
+      [workers[i], workers[j]] = [workers[j] as number, workers[i] as number];
+    }
+    return [0, ...workers];
+  }
+
+  /** Every VM's turn back to back, a seeded gap between two (start-up: nothing runs between). */
+  run(rollout: ConfigRollout, gap: readonly [number, number]): void {
+    let first = true;
+    while (!rollout.finished) {
+      if (!first) this.pause(gap);
+      first = false;
+      rollout.applyNext();
+    }
+  }
+
+  /** As `run`, calling `between(nextVmIndex)` after each gap so a test can act there. */
+  async runWithBetween(
+    rollout: ConfigRollout,
+    gap: readonly [number, number],
+    between: UpdateConfigOptions["between"],
+  ): Promise<void> {
+    let first = true;
+    while (!rollout.finished) {
+      if (!first) {
+        this.pause(gap);
+        const next = rollout.pending[0];
+        if (between && next !== undefined) await between(next);
+      }
+      first = false;
+      rollout.applyNext();
+    }
+  }
+
+  /** Lets the drawn gap pass; due ticks and http-call timeouts fire in it, as in `advance`. */
+  private pause([min, max]: readonly [number, number]): void {
+    const ms = min + Math.floor((this.random.next() / 2 ** 32) * (max - min + 1));
+    if (ms > 0) this.clock.advance(ms);
+  }
 }
