@@ -90,16 +90,7 @@ export function getPluginConfiguration(size: u32): ArrayBuffer {
 
 /** A header's raw bytes, or null: for values that must be checked before any decoding. */
 export function getHeaderBytes(mapType: u32, name: string): ArrayBuffer | null {
-  clearOut();
-  const key = String.UTF8.encode(name);
-  const status = abi.proxy_get_header_map_value(
-    mapType,
-    changetype<usize>(key),
-    key.byteLength,
-    OUT_PTR,
-    OUT_SIZE,
-  );
-  if (status != WasmResult.Ok) return null;
+  if (getHeaderRaw(mapType, String.UTF8.encode(name)) != WasmResult.Ok) return null;
   return takeBytes();
 }
 
@@ -123,15 +114,7 @@ export function getHeaderPairs(mapType: u32): Array<HeaderPair> {
 
 /** Looks up a property by its segments; Envoy wants them NUL-separated, not dotted. */
 export function getProperty(path: Array<string>): ArrayBuffer | null {
-  clearOut();
-  const joined = String.UTF8.encode(path.join("\0"));
-  const status = abi.proxy_get_property(
-    changetype<usize>(joined),
-    joined.byteLength,
-    OUT_PTR,
-    OUT_SIZE,
-  );
-  if (status != WasmResult.Ok) return null;
+  if (getPropertyRaw(String.UTF8.encode(path.join("\0"))) != WasmResult.Ok) return null;
   return takeBytes();
 }
 

@@ -5,6 +5,7 @@ import { fork } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { type Campaign, type Scale, timed } from "../campaign.js";
+import { type CaseReport, toReport } from "./case-report.js";
 import type { Violation } from "./checker.js";
 import {
   type CaseResult,
@@ -17,7 +18,7 @@ import {
   WORKERS,
 } from "./runner.js";
 import type { ConfigSpec } from "./steps.js";
-import type { CaseReport, ThreadJob } from "./thread.js";
+import type { ThreadJob } from "./thread.js";
 
 /**
  * Seeds and steps per scale; SAFETY_SEEDS=A..B and SAFETY_STEPS=N override (and SAFETY_SAVE_DIR
@@ -38,18 +39,6 @@ function inProcess(module: WebAssembly.Module, seeds: number[], steps: number) {
       yield toReport(r);
     }
   })();
-}
-
-function toReport(r: CaseResult): CaseReport {
-  return {
-    seed: r.seed,
-    steps: r.steps.length,
-    ms: r.ms,
-    counts: [...r.counts],
-    violations: r.violations,
-    figures: r.figures,
-    ...(r.violations.length > 0 ? { stepList: r.steps, initial: r.initial } : {}),
-  };
 }
 
 /** Runs the seeds in `n` child processes (round-robin), yielding each case as it finishes. */

@@ -1,19 +1,9 @@
 // A child process of the safety campaign at full scale: runs a share of the seeds and reports
 // each case to the parent (the step list only for a case that found something, for shrinking).
+import { type CaseReport, toReport } from "./case-report.js";
 import { loadPlugin, runCase } from "./runner.js";
-import type { Step } from "./steps.js";
 
-export interface CaseReport {
-  seed: number;
-  steps: number;
-  ms: number;
-  counts: Array<[string, number]>;
-  violations: Array<{ kind: string; step: number; detail: string }>;
-  figures: Record<string, number>;
-  /** Present when the case found something. */
-  stepList?: Step[];
-  initial?: unknown;
-}
+export type { CaseReport } from "./case-report.js";
 
 export interface ThreadJob {
   wasm: string;
@@ -36,17 +26,7 @@ if (process.send) {
   process.once("message", async (job: ThreadJob) => {
     const module = loadPlugin(job.wasm);
     for (const seed of job.seeds) {
-      const r = await runCase({ module, seed, count: job.steps });
-      const report: CaseReport = {
-        seed,
-        steps: r.steps.length,
-        ms: r.ms,
-        counts: [...r.counts],
-        violations: r.violations,
-        figures: r.figures,
-        ...(r.violations.length > 0 ? { stepList: r.steps, initial: r.initial } : {}),
-      };
-      await sent(report);
+      await sent(toReport(await runCase({ module, seed, count: job.steps })));
     }
     await sent("done");
     process.disconnect();
