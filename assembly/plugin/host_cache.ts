@@ -128,8 +128,6 @@ export class HostCache {
   }
 }
 
-const FNV_OFFSET: u32 = 0x811c9dc5;
-const FNV_PRIME: u32 = 0x01000193;
 const ONES: u64 = <u64>0x01010101 * 0x100000001;
 const HIGHS: u64 = ONES << 7;
 /** 2^64 / golden ratio, the multiplier of a Fibonacci hash. */
@@ -214,12 +212,6 @@ function wordHash(p: usize, n: usize): u32 {
   let h: u64 = 0;
   for (let at: usize = 0; at < n; at += 8) h = (h ^ load<u64>(p + at)) * GOLDEN;
   return <u32>(h ^ (h >> 32)) ^ <u32>n;
-}
-
-export function fnv1a(p: usize, n: usize): u32 {
-  let h = FNV_OFFSET;
-  for (let i: usize = 0; i < n; i++) h = (h ^ <u32>load<u8>(p + i)) * FNV_PRIME;
-  return h;
 }
 
 /** Whether the `n` bytes at `a` and `b` are equal, compared a word at a time. */

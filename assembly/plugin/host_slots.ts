@@ -13,36 +13,6 @@ export class HostSlots {
   hosts: Array<string> = [];
   slots: Array<i32> = [];
 
-  slotOf(host: string): i32 {
-    for (let i = 0; i < this.hosts.length; i++) {
-      if (unchecked(this.hosts[i]) == host) return unchecked(this.slots[i]);
-    }
-    return -1;
-  }
-
-  /** `slot` if the exact pair (host, slot) is listed, else -1. */
-  has(host: string, slot: i32): i32 {
-    for (let i = 0; i < this.hosts.length; i++) {
-      if (unchecked(this.hosts[i]) == host && unchecked(this.slots[i]) == slot) return slot;
-    }
-    return -1;
-  }
-
-  /** Removes the exact pair; returns whether it was there. */
-  remove(host: string, slot: i32): bool {
-    for (let i = 0; i < this.hosts.length; i++) {
-      if (unchecked(this.hosts[i]) == host && unchecked(this.slots[i]) == slot) {
-        const last = this.hosts.length - 1;
-        unchecked((this.hosts[i] = this.hosts[last]));
-        unchecked((this.slots[i] = this.slots[last]));
-        this.hosts.pop();
-        this.slots.pop();
-        return true;
-      }
-    }
-    return false;
-  }
-
   encode(): ArrayBuffer {
     const encoded = new Array<ArrayBuffer>(this.hosts.length);
     let size = 2;
@@ -89,13 +59,20 @@ export function decodeHostSlotsAt(at: usize, size: usize): HostSlots {
   return bucket;
 }
 
+const FNV_OFFSET: u32 = 2166136261;
+const FNV_PRIME: u32 = 16777619;
+
 /** FNV-1a over the UTF-16 code units: cheap, stable across VMs and versions of this plugin. */
 export function bucketOf(host: string): i32 {
-  let h: u32 = 2166136261;
-  for (let i = 0; i < host.length; i++) {
-    h ^= <u32>host.charCodeAt(i);
-    h *= 16777619;
-  }
+  let h = FNV_OFFSET;
+  for (let i = 0; i < host.length; i++) h = (h ^ <u32>host.charCodeAt(i)) * FNV_PRIME;
+  return <i32>(h % <u32>BUCKETS);
+}
+
+/** bucketOf for a name given as its `n` bytes at `p` (keys are ASCII, so the same bucket). */
+export function bucketOfBytes(p: usize, n: usize): i32 {
+  let h = FNV_OFFSET;
+  for (let i: usize = 0; i < n; i++) h = (h ^ <u32>load<u8>(p + i)) * FNV_PRIME;
   return <i32>(h % <u32>BUCKETS);
 }
 

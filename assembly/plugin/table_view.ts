@@ -4,9 +4,8 @@ import { WasmResult } from "../abi/enums";
 import { rawPtr, rawSize, releaseRaw, SharedRead, sharedGet, sharedGetAt } from "../abi/hostcalls";
 import { ConnectionTable } from "./connection_table";
 import { Drain } from "./drain";
-import { fnv1a } from "./host_cache";
 import { BUCKETS } from "./host_slots";
-import { OVERFLOW_BUCKETS } from "./overflow";
+import { OVERFLOW_BUCKETS, overflowBucketAt } from "./overflow";
 import { decodeSlot, decodeSlotAt, hasDrainAt, liveTotalAt, Slot, SlotBuffer } from "./slot";
 
 export class HostCount {
@@ -142,10 +141,7 @@ function listHost(
   const drain = active >= 0 && hasDrainAt(p, size) ? decodeSlotAt(p, size).drain : null;
   releaseRaw(p);
   if (active < 0) return;
-  // The overflow bucket of the name (the index's FNV-1a over ASCII bytes, as bucketOf).
-  const shared = unchecked(
-    overflow[(fnv1a(host, hostSize) % <u32>BUCKETS) & (OVERFLOW_BUCKETS - 1)],
-  );
+  const shared = unchecked(overflow[overflowBucketAt(host, hostSize)]);
   const name = new ArrayBuffer(<i32>hostSize);
   memory.copy(changetype<usize>(name), host, hostSize);
   out.hosts.push(new HostCount(name, active + shared, drain, shared));
