@@ -3,30 +3,17 @@
 // tests/kit/crds/README.md has source and commit) validates against that CRD's own schema, with
 // unknown fields refused as the API server refuses them under `kubectl apply`, and so does what
 // `conn-drain wasmplugin` prints.
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { parseAllDocuments } from "yaml";
 import { CRD_FIXTURES, crdErrors } from "./crd-schema.js";
+import { kitDocs } from "./deploy-docs.js";
 
 type Doc = { apiVersion?: string; kind?: string; metadata?: { name?: string } } & Record<
   string,
   unknown
 >;
 
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? files(p) : [p];
-  });
-}
-
-const docs = files("deploy")
-  .filter((f) => /\.ya?ml$/.test(f))
-  .flatMap((file) =>
-    parseAllDocuments(readFileSync(file, "utf8")).map((d) => ({ file, doc: d.toJS() as Doc })),
-  )
-  .filter((d) => d.doc?.kind);
+const docs = kitDocs<Doc>();
 const hasCrd = (d: Doc) =>
   CRD_FIXTURES.some((c) => c.apiVersion === d.apiVersion && c.kind === d.kind);
 const checked = docs.filter((d) => hasCrd(d.doc));

@@ -3,15 +3,16 @@
 // kit agree with each other (hosts, names, secrets, cluster names), and promtool accepts the
 // scrape jobs.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
-import { parse, parseAllDocuments } from "yaml";
+import { parse } from "yaml";
 import { gameServerFor, loadConfig } from "../../receiver/config.js";
 import { KIT_OUTPUT, renderKitWasmPlugin } from "../../scripts/kit-wasmplugin.js";
 import { requireTool } from "../e2e/tools.js";
+import { KIT_YAML_FILES, kitDocs } from "./deploy-docs.js";
 import { GRAFANA_DASHBOARD, PROMETHEUS_CONFIG } from "./observability-schemas.js";
 import { KUBE_SCHEMAS } from "./schemas.js";
 
@@ -21,28 +22,13 @@ type Doc = Record<string, unknown> & {
   metadata?: { name: string; namespace: string };
 };
 
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? files(p) : [p];
-  });
-}
-
 const ajv = new Ajv({ allErrors: true, strict: false });
 function check(schema: object, value: unknown, where: string): void {
   const validate = ajv.compile(schema);
   if (!validate(value)) throw new Error(`${where}: ${ajv.errorsText(validate.errors)}`);
 }
 
-const yamlFiles = files("deploy").filter((f) => /\.ya?ml$/.test(f));
-const docs: Array<{ file: string; doc: Doc }> = yamlFiles.flatMap((file) => {
-  const parsed = parseAllDocuments(readFileSync(file, "utf8"));
-  return parsed.map((d) => {
-    if (d.errors.length > 0) throw new Error(`${file}: ${d.errors[0]?.message}`);
-    return { file, doc: d.toJS() as Doc };
-  });
-});
-const kube = docs.filter((d) => d.doc.kind !== undefined);
+const kube = kitDocs<Doc>();
 const find = (kind: string, name: string) =>
   kube.find((d) => d.doc.kind === kind && d.doc.metadata?.name === name)?.doc as Doc;
 // The WasmPlugin carries the console's identity (conn-drain-<version>, labelled with the name).
@@ -57,7 +43,7 @@ const at = (o: unknown, ...path: Array<string | number>): unknown =>
 
 describe("deploy/ manifests", () => {
   it("has the kit's files", () => {
-    expect(yamlFiles.length).toBeGreaterThanOrEqual(8);
+    expect(KIT_YAML_FILES.length).toBeGreaterThanOrEqual(8);
     for (const f of [
       "deploy/probe.sh",
       "deploy/grafana/conn-drain-dashboard.json",

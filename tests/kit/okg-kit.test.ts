@@ -3,30 +3,18 @@
 // Operator resolves it; a pod's from the pod's); every field docs/okg.md asks kubectl for exists
 // in OpenKruiseGame's GameServer schema; every link in docs/okg.md, and every link into it,
 // leads somewhere.
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, normalize } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseAllDocuments } from "yaml";
 import { crdSchema, schemaAt } from "./crd-schema.js";
+import { filesUnder, kitDocs } from "./deploy-docs.js";
 
 type Doc = Record<string, unknown> & {
   kind?: string;
   metadata?: { name?: string; namespace?: string };
 };
 
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? files(p) : [p];
-  });
-}
-
-const docs = files("deploy")
-  .filter((f) => /\.ya?ml$/.test(f))
-  .flatMap((file) =>
-    parseAllDocuments(readFileSync(file, "utf8")).map((d) => ({ file, doc: d.toJS() as Doc })),
-  )
-  .filter((d) => d.doc?.kind);
+const docs = kitDocs<Doc>();
 
 interface SecretRef {
   where: string;
@@ -173,7 +161,7 @@ describe("docs/okg.md", () => {
   });
 
   it("every link into it from README.md and docs/ leads to a heading it has", () => {
-    const sources = ["README.md", ...files("docs").filter((f) => f.endsWith(".md"))];
+    const sources = ["README.md", ...filesUnder("docs").filter((f) => f.endsWith(".md"))];
     const broken = sources.flatMap((src) =>
       links(readFileSync(src, "utf8"))
         .filter((l) => /(^|\/)okg\.md(#|$)/.test(l))
