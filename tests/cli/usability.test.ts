@@ -280,13 +280,15 @@ describe("Docker credentials", () => {
     };
   }
 
+  /** `conn-drain image` to a port nothing listens on, from a scratch project, under `env`. */
+  async function imageToFreePort(env: Record<string, string>) {
+    const port = await freePort();
+    return runCli(["image", `127.0.0.1:${port}/conn-drain`], { cwd: scratchProject(), env });
+  }
+
   it("names a credential helper that is not installed", async () => {
     const { env } = dockerSetup(JSON.stringify({ credsStore: "desktop-missing" }));
-    const port = await freePort();
-    const r = await runCli(["image", `127.0.0.1:${port}/conn-drain`], {
-      cwd: scratchProject(),
-      env,
-    });
+    const r = await imageToFreePort(env);
     expect(r.code).toBe(4);
     expect(r.err.trim().split("\n").at(-1)).toMatch(
       /^conn-drain image: docker credential helper docker-credential-desktop-missing \(credsStore in .*config\.json\) is not installed or not on PATH — install docker-credential-desktop-missing/,
@@ -297,11 +299,7 @@ describe("Docker credentials", () => {
     const { env } = dockerSetup(JSON.stringify({ credsStore: "locked" }), {
       locked: 'echo "keychain cannot be accessed: the session is locked" >&2; exit 1',
     });
-    const port = await freePort();
-    const r = await runCli(["image", `127.0.0.1:${port}/conn-drain`], {
-      cwd: scratchProject(),
-      env,
-    });
+    const r = await imageToFreePort(env);
     expect(r.code).toBe(4);
     expect(r.err.trim().split("\n").at(-1)).toMatch(
       /docker credential helper docker-credential-locked \(credsStore in .*\) failed for 127\.0\.0\.1:\d+: keychain cannot be accessed: the session is locked/,
@@ -310,11 +308,7 @@ describe("Docker credentials", () => {
 
   it("names a docker config.json that is not JSON", async () => {
     const { dir, env } = dockerSetup('{"auths": {"registry.example.com": {"auth": "x"}');
-    const port = await freePort();
-    const r = await runCli(["image", `127.0.0.1:${port}/conn-drain`], {
-      cwd: scratchProject(),
-      env,
-    });
+    const r = await imageToFreePort(env);
     expect(r.code).toBe(5);
     expect(r.err.trim().split("\n").at(-1)).toContain(
       `conn-drain image: the docker config ${join(dir, "docker", "config.json")} is not valid JSON: `,

@@ -58,6 +58,17 @@ async function startAll(
   await startReceiverOnly(env, options);
 }
 
+/** Both started afresh, the test clock at T0: the state every test of a suite starts from. */
+function startAllAtT0(): Promise<void> {
+  clock = T0;
+  return startAll();
+}
+
+async function stopAll(): Promise<void> {
+  await rx.close();
+  await kube.close();
+}
+
 /** A receiver (again) against the running stand-in API: a restart loses its memory. */
 async function startReceiverOnly(
   env: Record<string, string> = {},
@@ -140,14 +151,8 @@ const label = () =>
   ];
 
 describe("drain receiver against a stand-in Kubernetes API", () => {
-  beforeEach(() => {
-    clock = T0;
-    return startAll();
-  });
-  afterEach(async () => {
-    await rx.close();
-    await kube.close();
-  });
+  beforeEach(startAllAtT0);
+  afterEach(stopAll);
 
   it("rejects forged, malformed and mismatched deliveries before touching the API", async () => {
     const body = record(GW_A, "d-1");
@@ -224,8 +229,7 @@ describe("drain receiver against a stand-in Kubernetes API", () => {
   });
 
   it("with a configured list of gateway ids, needs exactly those", async () => {
-    await rx.close();
-    await kube.close();
+    await stopAll();
     await startAll({ GATEWAY_SERVICE: "", GATEWAYS: "gw-a,gw-b" });
     expect((await signed(record("gw-a", "d-1"), "d-1")).json.outcome).toBe("waiting-for-replicas");
     expect((await signed(record("gw-b", "d-2"), "d-2")).json.outcome).toBe("released");
@@ -234,14 +238,8 @@ describe("drain receiver against a stand-in Kubernetes API", () => {
 });
 
 describe("freshness: a signed time inside the window, a per-episode ledger with expiry", () => {
-  beforeEach(() => {
-    clock = T0;
-    return startAll();
-  });
-  afterEach(async () => {
-    await rx.close();
-    await kube.close();
-  });
+  beforeEach(startAllAtT0);
+  afterEach(stopAll);
 
   it("a delivery signed longer ago than the window (300 s by default) is refused: 401 stale, nothing recorded", async () => {
     const body = record(GW_A, "d-a1");
