@@ -80,7 +80,8 @@ export class PlayerStream extends HttpContext {
 
   onResponseHeaders(headers: u32, endOfStream: bool): u32 {
     if (this.local || this.ended) return Action.Continue;
-    if (this.config.keyBy == KeyBy.Upstream) {
+    const byUpstream = this.config.keyBy == KeyBy.Upstream;
+    if (byUpstream) {
       // Envoy knows the upstream address only once it picked an upstream host.
       if (this.count(this.hostOf(getPropertyRaw(UPSTREAM_ADDRESS))) == Verdict.Refused) {
         this.refuseDraining();
@@ -88,8 +89,9 @@ export class PlayerStream extends HttpContext {
       }
     }
     const lease = this.lease;
-    // Only hosts that really reached an upstream earn a gauge (Envoy never frees one).
-    if (lease !== null && this.table.gauges.wanted(lease) && this.hasUpstream()) {
+    // Only hosts that really reached an upstream earn a gauge (Envoy never frees one). Keyed by
+    // upstream, a lease was made from the upstream address itself, so it is not read again.
+    if (lease !== null && this.table.gauges.wanted(lease) && (byUpstream || this.hasUpstream())) {
       this.table.gauges.grant(lease);
     }
     return Action.Continue;
