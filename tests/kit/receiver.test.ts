@@ -144,6 +144,13 @@ const headersOf = (body: string, episode: string, t = nowSeconds(), secret = SEC
 const signed = (body: string, episode: string, secret = SECRET, t = nowSeconds()) =>
   post(body, headersOf(body, episode, t, secret));
 
+/** One drain's reports from both replicas (A's episode d-a1, B's d-b1), each with its signed headers. */
+function bothReplicasReports() {
+  const a = record(GW_A, "d-a1");
+  const b = record(GW_B, "d-b1");
+  return { a, b, ha: headersOf(a, "d-a1"), hb: headersOf(b, "d-b1") };
+}
+
 const patches = () => kube.requests.filter((r) => r.method === "PATCH");
 const label = () =>
   (kube.gameServer(NS, GS)?.metadata as { labels?: Record<string, string> } | undefined)?.labels?.[
@@ -281,10 +288,7 @@ describe("freshness: a signed time inside the window, a per-episode ledger with 
   });
 
   it("replaying a released episode, even inside the window and with the game server re-created in PreDelete, releases nothing", async () => {
-    const a = record(GW_A, "d-a1");
-    const b = record(GW_B, "d-b1");
-    const ha = headersOf(a, "d-a1");
-    const hb = headersOf(b, "d-b1");
+    const { a, b, ha, hb } = bothReplicasReports();
     await post(a, ha);
     expect((await post(b, hb)).json.outcome).toBe("released");
     expect(patches()).toHaveLength(1);
@@ -305,10 +309,7 @@ describe("freshness: a signed time inside the window, a per-episode ledger with 
   });
 
   it("after a receiver restart, a replay signed outside the window is refused", async () => {
-    const a = record(GW_A, "d-a1");
-    const b = record(GW_B, "d-b1");
-    const ha = headersOf(a, "d-a1");
-    const hb = headersOf(b, "d-b1");
+    const { a, b, ha, hb } = bothReplicasReports();
     await post(a, ha);
     await post(b, hb);
     expect(patches()).toHaveLength(1);
@@ -339,10 +340,7 @@ describe("freshness: a signed time inside the window, a per-episode ledger with 
   });
 
   it("after a restart, every replica's replayed report inside the window still cannot release a GameServer created after those drains", async () => {
-    const a = record(GW_A, "d-a1");
-    const b = record(GW_B, "d-b1");
-    const ha = headersOf(a, "d-a1");
-    const hb = headersOf(b, "d-b1");
+    const { a, b, ha, hb } = bothReplicasReports();
     await post(a, ha);
     expect((await post(b, hb)).json.outcome).toBe("released");
     await rx.close();
