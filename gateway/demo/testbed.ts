@@ -61,6 +61,26 @@ export function pluginConfig(extra: Record<string, unknown> = {}): Record<string
   };
 }
 
+/**
+ * The webhook settings and the cluster route that send a local gateway's drain signals to a
+ * receiver listening on 127.0.0.1:`port`, signed with `secret` (the other webhook settings at
+ * their defaults): `config: pluginConfig({ webhook }), clusters`.
+ */
+export function receiverWebhook(
+  port: number,
+  secret: string,
+): { webhook: Record<string, unknown>; clusters: Record<string, string> } {
+  return {
+    webhook: {
+      cluster: WEBHOOK_CLUSTER,
+      authority: "conn-drain-receiver.ops",
+      path: "/drained",
+      secret,
+    },
+    clusters: { [WEBHOOK_CLUSTER]: `127.0.0.1:${port}` },
+  };
+}
+
 export async function startTestbed(o: TestbedOptions = {}): Promise<Testbed> {
   const games = new Map<string, GameServer>();
   const names = o.games ?? ["game0", "game1", "game2"];

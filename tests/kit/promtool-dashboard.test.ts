@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdminClient } from "../../gateway/demo/admin-client.js";
 import { type GameServer, startGameServer } from "../../gateway/demo/game-server.js";
 import { joinGame, type Player } from "../../gateway/demo/players.js";
-import { ADMIN_TOKEN, pluginConfig } from "../../gateway/demo/testbed.js";
+import { ADMIN_TOKEN, pluginConfig, receiverWebhook } from "../../gateway/demo/testbed.js";
 import { waitFor } from "../../gateway/demo/wait.js";
 import { defaultCluster } from "../../gateway/routes.js";
 import { type LocalGateway, startLocalGateway } from "../../gateway/server.js";
@@ -27,7 +27,6 @@ const SECRET = "dashboard-test-webhook-secret-0123";
 const KUBE_TOKEN = "sa-token-for-the-stand-in";
 const NS = "default";
 const LABEL = "gs-sync/delete-block";
-const HOOK = "outbound|8080||conn-drain-receiver.ops.svc.cluster.local";
 const G0 = "game0.postio.example.com";
 const G1 = "game1.postio.example.com";
 const G2 = "game2.postio.example.com";
@@ -148,22 +147,16 @@ beforeAll(async () => {
     games.push(g);
     routes.push({ host, address: g.address, cluster: defaultCluster(host, "0:5000") });
   }
+  const hook = receiverWebhook(rx.port, SECRET);
   for (const id of [A, B]) {
     replicas.set(
       id,
       await startLocalGateway({
         workers: 2,
         nodeId: id,
-        config: pluginConfig({
-          webhook: {
-            cluster: HOOK,
-            authority: "conn-drain-receiver.ops",
-            path: "/drained",
-            secret: SECRET,
-          },
-        }),
+        config: pluginConfig({ webhook: hook.webhook }),
         routes,
-        clusters: { [HOOK]: `127.0.0.1:${rx.port}` },
+        clusters: hook.clusters,
       }),
     );
   }

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { AdminClient } from "../../gateway/demo/admin-client.js";
 import { type GameServer, startGameServer } from "../../gateway/demo/game-server.js";
 import { joinGame } from "../../gateway/demo/players.js";
-import { ADMIN_TOKEN, pluginConfig } from "../../gateway/demo/testbed.js";
+import { ADMIN_TOKEN, pluginConfig, receiverWebhook } from "../../gateway/demo/testbed.js";
 import { waitFor } from "../../gateway/demo/wait.js";
 import { defaultCluster } from "../../gateway/routes.js";
 import { type LocalGateway, startLocalGateway } from "../../gateway/server.js";
@@ -172,7 +172,6 @@ describe("configuration errors are one line naming the variable", () => {
 
 describe("the whole path: one gateway, one webhook, two GameServerSets in two namespaces", () => {
   const GW = "higress-gateway-0";
-  const HOOK = "outbound|8080||conn-drain-receiver.ops.svc.cluster.local";
   const LABEL = "gs-sync/delete-block";
   let kube: FakeKube;
   let rx: Receiver;
@@ -210,21 +209,17 @@ describe("the whole path: one gateway, one webhook, two GameServerSets in two na
       games.push(g);
       routes.push({ host, address: g.address, cluster: defaultCluster(host, "0:5000") });
     }
+    const hook = receiverWebhook(rx.port, SECRET);
     gateway = await startLocalGateway({
       workers: 2,
       nodeId: GW,
       // One plugin, one webhook for every host it counts.
       config: pluginConfig({
         hosts: ["*.postio.example.com", "*.arena.example.com"],
-        webhook: {
-          cluster: HOOK,
-          authority: "conn-drain-receiver.ops",
-          path: "/drained",
-          secret: SECRET,
-        },
+        webhook: hook.webhook,
       }),
       routes,
-      clusters: { [HOOK]: `127.0.0.1:${rx.port}` },
+      clusters: hook.clusters,
     });
     const admin = new AdminClient(gateway.url, ADMIN_TOKEN);
     const players = await Promise.all(hosts.map((h, i) => joinGame(gateway.url, h, i)));

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AdminClient } from "../../gateway/demo/admin-client.js";
 import { type GameServer, startGameServer } from "../../gateway/demo/game-server.js";
 import { joinGame } from "../../gateway/demo/players.js";
-import { ADMIN_TOKEN, pluginConfig } from "../../gateway/demo/testbed.js";
+import { ADMIN_TOKEN, pluginConfig, receiverWebhook } from "../../gateway/demo/testbed.js";
 import { waitFor } from "../../gateway/demo/wait.js";
 import { defaultCluster } from "../../gateway/routes.js";
 import { type LocalGateway, startLocalGateway } from "../../gateway/server.js";
@@ -415,22 +415,15 @@ describe("the whole path: plugin on two gateway replicas → receiver → GameSe
     // Real time: the plugin signs with the gateway's clock, the receiver checks with its own.
     await startAll({}, {});
     game = await startGameServer("game3");
-    const hook = "outbound|8080||conn-drain-receiver.ops.svc.cluster.local";
+    const hook = receiverWebhook(rx.port, SECRET);
     for (const id of [GW_A, GW_B]) {
       replicas.push(
         await startLocalGateway({
           workers: 2,
           nodeId: id,
-          config: pluginConfig({
-            webhook: {
-              cluster: hook,
-              authority: "conn-drain-receiver.ops",
-              path: "/drained",
-              secret: SECRET,
-            },
-          }),
+          config: pluginConfig({ webhook: hook.webhook }),
           routes: [{ host: HOST, address: game.address, cluster: defaultCluster(HOST, "0:5000") }],
-          clusters: { [hook]: `127.0.0.1:${rx.port}` },
+          clusters: hook.clusters,
         }),
       );
     }
