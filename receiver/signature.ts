@@ -127,6 +127,11 @@ export interface DrainComplete {
   upstreams: string[];
   /** The episode's quiet period (drain.quietSeconds); absent from gateways older than it. */
   quietSeconds?: number;
+  /** The episode's reconnect grace, and its returning players let in and new streams refused;
+   * absent from gateways older than them. */
+  reconnectGraceSeconds?: number;
+  returning?: number;
+  refused?: number;
 }
 
 /** Parses and checks the body's shape; undefined when it is not a drain-complete record. */
@@ -145,8 +150,10 @@ export function parseDrainComplete(body: Uint8Array): DrainComplete | undefined 
   }
   if (o.reason !== "drained" && o.reason !== "deadline") return undefined;
   if (typeof o.remaining !== "number" || !Array.isArray(o.upstreams)) return undefined;
-  const quiet = o.quietSeconds;
-  if (quiet !== undefined && !(Number.isInteger(quiet) && (quiet as number) >= 0)) return undefined;
+  for (const field of ["quietSeconds", "reconnectGraceSeconds", "returning", "refused"]) {
+    const n = o[field];
+    if (n !== undefined && !(Number.isInteger(n) && (n as number) >= 0)) return undefined;
+  }
   // The ledger expires reports by completedAt, so it must be a time.
   if (!str("completedAt") || !Number.isFinite(Date.parse(o.completedAt as string)))
     return undefined;

@@ -7,7 +7,7 @@ import { nowMillis } from "../abi/hostcalls";
 import { renderHostJson, renderJson, renderPrometheus } from "./admin_render";
 import { ByteBuffer } from "./byte_buffer";
 import { parseSocketAddress } from "./cidr";
-import { AdminConfig, KeyBy } from "./config";
+import { AdminConfig, DrainConfig, KeyBy } from "./config";
 import { ConnectionTable } from "./connection_table";
 import { DrainSource } from "./drain";
 import { writeDrainJson } from "./drain_render";
@@ -62,10 +62,9 @@ export class AdminEndpoint {
     public gateway: string,
     public table: ConnectionTable,
     public drains: Drains,
-    public defaultDeadlineSeconds: i32,
+    /** The drain terms of this endpoint's config, copied into each drain it starts. */
+    public rules: DrainConfig,
     public keyBy: KeyBy,
-    /** drain.quietSeconds of this endpoint's config, copied into each drain it starts. */
-    public quietSeconds: i32 = 0,
   ) {}
 
   /** admin.path as bytes, to test every stream's :path without decoding it. */
@@ -153,8 +152,8 @@ export class AdminEndpoint {
     let outcome: DrainOutcome;
     if (req.method == "POST") {
       const deadline =
-        query.deadlineSeconds >= 0 ? query.deadlineSeconds : this.defaultDeadlineSeconds;
-      outcome = this.drains.start(host, deadline, this.quietSeconds, DrainSource.Admin);
+        query.deadlineSeconds >= 0 ? query.deadlineSeconds : this.rules.deadlineSeconds;
+      outcome = this.drains.start(host, deadline, this.rules, DrainSource.Admin);
     } else {
       if (query.deadlineSeconds >= 0) return problem(400, "DELETE takes no deadlineSeconds");
       outcome = this.drains.cancel(host);

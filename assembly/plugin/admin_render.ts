@@ -12,9 +12,14 @@ const EXACT_FALSE = String.UTF8.encode(',"exact":false,"overflow":');
 const DRAINING_TRUE = String.UTF8.encode(',"draining":true');
 const DRAINING_FALSE = String.UTF8.encode(',"draining":false');
 const DRAIN_OPEN = String.UTF8.encode(',"drain":{');
+const PLAYERS = String.UTF8.encode(',"players":');
+const PLAYERS_EXACT = String.UTF8.encode(',"playersExact":');
 const PROM_ACTIVE = String.UTF8.encode('conn_drain_active{host="');
 const PROM_DRAINING = String.UTF8.encode('conn_drain_draining{host="');
 const PROM_QUIET = String.UTF8.encode('conn_drain_quiet_seconds{host="');
+const PROM_PLAYERS = String.UTF8.encode('conn_drain_players{host="');
+const PROM_RETURNING = String.UTF8.encode('conn_drain_episode_returning{host="');
+const PROM_REFUSED = String.UTF8.encode('conn_drain_episode_refused{host="');
 const PROM_GATEWAY = String.UTF8.encode('",gateway="');
 const PROM_END = String.UTF8.encode('"} ');
 
@@ -27,6 +32,11 @@ function hostFields(out: ByteBuffer, h: HostCount): void {
   const d = h.drain;
   out.raw(HOST).asciiEscaped(h.name, true).raw(ACTIVE).int(h.active);
   out.raw(h.overflow == 0 ? EXACT_TRUE : EXACT_FALSE).int(h.overflow);
+  const players = h.players;
+  if (players !== null) {
+    out.raw(PLAYERS).int(players.players);
+    out.raw(PLAYERS_EXACT).str(players.exact ? "true" : "false");
+  }
   out.raw(d !== null && d.active ? DRAINING_TRUE : DRAINING_FALSE);
   if (d !== null) {
     out.raw(DRAIN_OPEN);
@@ -102,21 +112,59 @@ export function renderPrometheus(
     out.raw(PROM_DRAINING).asciiEscaped(h.name, false).raw(PROM_GATEWAY).raw(gw).raw(PROM_END);
     out.byte(d !== null && d.active ? 0x31 : 0x30).byte(0x0a);
   }
-  // Only draining hosts have a quiet clock; with none, the family is left out (as before it).
+  writePlayers(out, sorted, gw);
+  // Only draining hosts have a quiet clock and episode figures; with none, the families are left
+  // out (as before them).
+  for (let family = 0; family < 3; family++) {
+    let headed = false;
+    for (let i = 0; i < sorted.length; i++) {
+      const h = unchecked(sorted[i]);
+      const d = h.drain;
+      if (d === null || !d.active) continue;
+      if (!headed) {
+        headed = true;
+        writeEpisodeHelp(out, family);
+      }
+      const prefix = family == 0 ? PROM_QUIET : family == 1 ? PROM_RETURNING : PROM_REFUSED;
+      out.raw(prefix).asciiEscaped(h.name, false).raw(PROM_GATEWAY).raw(gw).raw(PROM_END);
+      if (family == 0) writeQuietSeconds(out, d.quietSince, now);
+      else out.int(<i64>(family == 1 ? d.returning : d.refused));
+      out.byte(0x0a);
+    }
+  }
+  return out.bytes();
+}
+
+function writeEpisodeHelp(out: ByteBuffer, family: i32): void {
+  if (family == 0) {
+    out.str("# HELP conn_drain_quiet_seconds Seconds a draining host's count has stood at ");
+    out.str("zero (it completes once this reaches drain.quietSeconds); 0 while it is not.\n");
+    out.str("# TYPE conn_drain_quiet_seconds gauge\n");
+  } else if (family == 1) {
+    out.str("# HELP conn_drain_episode_returning Streams of returning players let in during ");
+    out.str("the host's running drain (drain.reconnectGraceSeconds).\n");
+    out.str("# TYPE conn_drain_episode_returning gauge\n");
+  } else {
+    out.str("# HELP conn_drain_episode_refused New streams refused during the host's running ");
+    out.str("drain (drain.rejectNew).\n");
+    out.str("# TYPE conn_drain_episode_refused gauge\n");
+  }
+}
+
+/** Distinct players per host, when players are configured (a lower bound where not exact). */
+function writePlayers(out: ByteBuffer, sorted: Array<HostCount>, gw: ArrayBuffer): void {
   let headed = false;
   for (let i = 0; i < sorted.length; i++) {
     const h = unchecked(sorted[i]);
-    const d = h.drain;
-    if (d === null || !d.active) continue;
+    const players = h.players;
+    if (players === null) continue;
     if (!headed) {
       headed = true;
-      out.str("# HELP conn_drain_quiet_seconds Seconds a draining host's count has stood at ");
-      out.str("zero (it completes once this reaches drain.quietSeconds); 0 while it is not.\n");
-      out.str("# TYPE conn_drain_quiet_seconds gauge\n");
+      out.str("# HELP conn_drain_players Distinct players (players.*) with a live stream per ");
+      out.str("upstream host, over all workers; a player with two streams counts once.\n");
+      out.str("# TYPE conn_drain_players gauge\n");
     }
-    out.raw(PROM_QUIET).asciiEscaped(h.name, false).raw(PROM_GATEWAY).raw(gw).raw(PROM_END);
-    writeQuietSeconds(out, d.quietSince, now);
-    out.byte(0x0a);
+    out.raw(PROM_PLAYERS).asciiEscaped(h.name, false).raw(PROM_GATEWAY).raw(gw).raw(PROM_END);
+    out.int(players.players).byte(0x0a);
   }
-  return out.bytes();
 }

@@ -2,9 +2,11 @@
 // fails any check is rejected as a whole with one message naming the field; the caller keeps
 // the previous config in force.
 import { Cidr, parseCidr } from "./cidr";
+import { Validator } from "./config_validator";
 import { hostKeysFor, KeyBy, printable } from "./host_key";
 import { addPatterns, HostPatterns, patternProblem } from "./host_patterns";
-import { JsonKind, JsonValue, parseJson } from "./json";
+import { JsonValue, parseJson } from "./json";
+import { MAX_PLAYERS_PER_HOST, PlayersConfig, readPlayers } from "./players_config";
 
 export { KeyBy } from "./host_key";
 
@@ -27,6 +29,13 @@ export class DrainConfig {
   quietSeconds: i32 = 0;
   rejectNew: bool = false;
   retryAfterSeconds: i32 = 30;
+  /**
+   * Under rejectNew, a player (players.*) whose stream on a draining host ended at most this long
+   * ago is let back in; 0: only players with a stream still open there.
+   */
+  reconnectGraceSeconds: i32 = 0;
+  /** Players remembered per draining host after their stream ended (oldest forgotten first). */
+  rememberPlayers: i32 = 1024;
 }
 
 export class WebhookConfig {
@@ -56,6 +65,7 @@ export class Config {
   metricsMaxHosts: i32 = 256;
   drain: DrainConfig = new DrainConfig();
   webhook: WebhookConfig = new WebhookConfig();
+  players: PlayersConfig = new PlayersConfig();
 }
 
 export class ConfigResult {
@@ -68,85 +78,6 @@ export const MAX_HOSTS_LIMIT: i32 = 100000;
 /** Keys Higress adds when it merges matchRules into the plugin config. */
 function isHigressMatchKey(key: string): bool {
   return key.startsWith("_match_") && key.endsWith("_") && key.length > 8;
-}
-
-class Validator {
-  error: string = "";
-
-  fail(path: string, message: string): void {
-    if (this.error.length == 0) this.error = path + ": " + message;
-  }
-
-  get ok(): bool {
-    return this.error.length == 0;
-  }
-
-  got(v: JsonValue): string {
-    if (v.kind == JsonKind.Number) return v.str.length > 24 ? v.str.substring(0, 24) + "…" : v.str;
-    if (v.kind == JsonKind.String) {
-      const s = v.str.length > 40 ? v.str.substring(0, 40) + "…" : v.str;
-      return 'the string "' + s + '"';
-    }
-    return "a " + v.kindName();
-  }
-
-  str(path: string, v: JsonValue, minLen: i32, maxLen: i32): string | null {
-    if (v.kind != JsonKind.String) {
-      this.fail(path, "expected a string, got " + this.got(v));
-      return null;
-    }
-    if (v.str.length < minLen || v.str.length > maxLen) {
-      this.fail(
-        path,
-        "expected a string of " +
-          minLen.toString() +
-          " to " +
-          maxLen.toString() +
-          " characters, got " +
-          v.str.length.toString(),
-      );
-      return null;
-    }
-    return v.str;
-  }
-
-  int(path: string, v: JsonValue, min: i32, max: i32): i32 {
-    const range = "an integer from " + min.toString() + " to " + max.toString();
-    if (v.kind != JsonKind.Number) {
-      this.fail(path, "expected " + range + ", got " + this.got(v));
-      return min;
-    }
-    if (!v.isInt || v.int < <i64>min || v.int > <i64>max) {
-      this.fail(path, "expected " + range + ", got " + this.got(v));
-      return min;
-    }
-    return <i32>v.int;
-  }
-
-  bool(path: string, v: JsonValue): bool {
-    if (v.kind != JsonKind.Bool) this.fail(path, "expected true or false, got " + this.got(v));
-    return v.bool;
-  }
-
-  array(path: string, v: JsonValue, maxItems: i32): bool {
-    if (v.kind != JsonKind.Array) {
-      this.fail(path, "expected an array, got " + this.got(v));
-      return false;
-    }
-    if (v.items.length > maxItems) {
-      this.fail(path, "expected at most " + maxItems.toString() + " items");
-      return false;
-    }
-    return true;
-  }
-
-  object(path: string, v: JsonValue): bool {
-    if (v.kind != JsonKind.Object) {
-      this.fail(path, "expected an object, got " + this.got(v));
-      return false;
-    }
-    return true;
-  }
 }
 
 export function parseConfig(bytes: ArrayBuffer): ConfigResult {
@@ -205,6 +136,8 @@ export function parseConfig(bytes: ArrayBuffer): ConfigResult {
       readDrain(v, value, c.drain);
     } else if (key == "webhook") {
       readWebhook(v, value, c.webhook);
+    } else if (key == "players") {
+      readPlayers(v, value, c.players);
     } else if (key == "_rules_") {
       readRules(v, value);
     } else if (!isHigressMatchKey(key)) {
@@ -219,6 +152,7 @@ export function parseConfig(bytes: ArrayBuffer): ConfigResult {
       "expected at least two ticks (2 x tickMs = " + (2 * c.tickMs).toString() + " ms)",
     );
   }
+  if (v.ok) checkReturning(v, c);
   if (!v.ok) {
     result.error = v.error;
     return result;
@@ -339,6 +273,10 @@ function readDrain(v: Validator, value: JsonValue, drain: DrainConfig): void {
       drain.deadlineSeconds = v.int("drain.deadlineSeconds", item, 0, 30 * 86400);
     } else if (key == "quietSeconds") {
       drain.quietSeconds = v.int("drain.quietSeconds", item, 0, 3600);
+    } else if (key == "reconnectGraceSeconds") {
+      drain.reconnectGraceSeconds = v.int("drain.reconnectGraceSeconds", item, 0, 3600);
+    } else if (key == "rememberPlayers") {
+      drain.rememberPlayers = v.int("drain.rememberPlayers", item, 1, MAX_PLAYERS_PER_HOST);
     } else if (key == "rejectNew") {
       drain.rejectNew = v.bool("drain.rejectNew", item);
     } else if (key == "retryAfterSeconds") {
@@ -346,6 +284,16 @@ function readDrain(v: Validator, value: JsonValue, drain: DrainConfig): void {
     } else {
       v.fail("drain." + key, "unknown field");
     }
+  }
+}
+
+/** Letting returning players back in needs to know who a player is, and that others are kept out. */
+function checkReturning(v: Validator, c: Config): void {
+  if (c.drain.reconnectGraceSeconds == 0) return;
+  if (!c.players.enabled) {
+    v.fail("drain.reconnectGraceSeconds", "needs players (where a player's identity is found)");
+  } else if (!c.drain.rejectNew) {
+    v.fail("drain.reconnectGraceSeconds", "has no effect without drain.rejectNew: true");
   }
 }
 

@@ -26,13 +26,15 @@ import {
   sharedSetAt,
 } from "../abi/hostcalls";
 import { Config } from "./config";
-import { CompletionReason } from "./drain";
+import { CompletionReason, Drain } from "./drain";
 import { CompletionSink, completeDrain, DeliveryTerms } from "./drain_rules";
 import { Gauges } from "./gauges";
 import { HostCache, HostEntry, Lease } from "./host_cache";
 import { HostMetrics, hostMetricName, OVERFLOW_METRIC } from "./host_metrics";
 import { bucketOf } from "./host_slots";
 import { OVERFLOW_BUCKETS, OVERFLOW_HOST, overflowBucketOf } from "./overflow";
+import { PlayerKey } from "./player_key";
+import { Roster } from "./players";
 import { SharedKeys } from "./shared_keys";
 import { decodeSlot, Edit, editCount, Slot, SlotBuffer } from "./slot";
 import { CountOp, OverflowCountOp, PruneOp, SlotOp } from "./slot_ops";
@@ -76,6 +78,10 @@ export class ConnectionTable {
   readonly metrics: HostMetrics = new HostMetrics();
   /** Every host key this VM has seen, with its slot hint and lease. */
   readonly hosts: HostCache = new HostCache();
+  /** Who is on each host, when `players` is configured (players.ts). */
+  readonly roster: Roster = new Roster(this.liveness);
+  /** The key player identities are hashed under, read at configure. */
+  readonly playerKey: PlayerKey = new PlayerKey();
   // Assigned first thing in the constructor: they hold the table, so cannot be built before.
   readonly placement!: SlotPlacement;
   readonly gauges!: Gauges;
@@ -108,6 +114,7 @@ export class ConnectionTable {
     if (config.sharedDataPrefix != this.keys.prefix) {
       this.keys = new SharedKeys(config.sharedDataPrefix);
       this.hosts.clear();
+      this.playerKey.loaded = false;
     }
     this.maxHosts = config.maxHosts;
     this.placement.reset();
@@ -118,7 +125,10 @@ export class ConnectionTable {
     this.metricsMaxHosts = config.metricsMaxHosts;
     this.generation++;
     if (this.sweepCursor >= this.maxHosts) this.sweepCursor = 0;
-    if (!createTableKeys(this.keys, this.maxHosts)) return false;
+    if (!createTableKeys(this.keys, this.maxHosts, config.players.enabled)) return false;
+    if (config.players.enabled && !this.playerKey.loaded && !this.playerKey.load(this.keys)) {
+      return false;
+    }
     // No first heartbeat here: on_configure also runs in Envoy's throw-away canary VM, which
     // would leave a key behind on every config update. A VM beats on its first count and every
     // tick; one already beating declares its new TTL at once.
@@ -197,28 +207,36 @@ export class ConnectionTable {
       const key = this.keys.overflow(overflowBucketOf(host));
       const overflow = new OverflowCountOp(1, host, this.keys.bucket(bucketOf(host)));
       if (this.update(key, OVERFLOW_HOST, overflow).status == SlotWrite.Ok) {
-        return new Lease(key, String.UTF8.encode(key), OVERFLOW_HOST, entry, true);
+        return new Lease(key, String.UTF8.encode(key), OVERFLOW_HOST, entry, true, -1);
       }
     }
   }
 
-  /** Releases a lease exactly once (every write loops until it lands). */
-  close(lease: Lease): void {
+  /**
+   * Releases a lease exactly once (every write loops until it lands). Returns the host's drain if
+   * it is still running after this close (its players are remembered), else null.
+   */
+  close(lease: Lease): Drain | null {
     const e = this.countInPlace(lease, -1, false, true);
-    if (e == Edit.Written || e == Edit.Nothing) return;
+    if (e == Edit.Written || e == Edit.Nothing) return null;
     // A draining host records which upstreams its players were on, so a receiver can tell the
     // drained pod from a new one of the same name; Envoy keeps upstream.address readable
     // through on_log. Read before the write, so no host call runs inside its CAS loop.
     const upstream = getPropertyString(["upstream", "address"]);
-    this.update(lease.key, lease.slotHost, new CountOp(-1, false, upstream));
+    const written = this.update(
+      lease.key,
+      lease.slotHost,
+      new CountOp(-1, false, upstream),
+    ).written;
+    return written !== null && written.draining ? written.drain : null;
   }
 
   /** The lease for `entry`'s streams on the slot placed, made once per host and slot. */
-  private leaseOn(entry: HostEntry, placed: Placed): Lease {
+  leaseOn(entry: HostEntry, placed: Placed): Lease {
     const i = placed.slot;
     let lease = entry.lease;
     if (lease === null || entry.slot != i || lease.key != this.keys.slot(i)) {
-      lease = new Lease(this.keys.slot(i), this.keys.slotKeyBytes(i), entry.host, entry, false);
+      lease = new Lease(this.keys.slot(i), this.keys.slotKeyBytes(i), entry.host, entry, false, i);
       entry.slot = i;
       entry.lease = lease;
     }

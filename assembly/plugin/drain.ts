@@ -55,6 +55,14 @@ export class Drain {
   quietSeconds: i32 = 0;
   /** When a write first found the host at zero (wall clock, ms); 0: not quiet now. */
   quietSince: i64 = 0;
+  /**
+   * How long after leaving a player is let back in under drain.rejectNew (players configured),
+   * copied from config when the episode starts, like quietSeconds.
+   */
+  graceSeconds: i32 = 0;
+  /** Streams of returning players let in while draining, and new streams refused. */
+  returning: u32 = 0;
+  refused: u32 = 0;
 
   get active(): bool {
     return this.state == DrainState.Draining;
@@ -85,6 +93,9 @@ export class Drain {
     d.upstreams = this.upstreams.slice(0);
     d.quietSeconds = this.quietSeconds;
     d.quietSince = this.quietSince;
+    d.graceSeconds = this.graceSeconds;
+    d.returning = this.returning;
+    d.refused = this.refused;
     return d;
   }
 
@@ -203,6 +214,10 @@ export function writeDrain(w: Writer, d: Drain): void {
   // Added after the first layout, at the end so an older value reads as "no quiet period".
   w.u32(<u32>d.quietSeconds);
   w.i64(d.quietSince);
+  // Added with returning players: an older value reads as no grace and no figures.
+  w.u32(<u32>d.graceSeconds);
+  w.u32(d.returning);
+  w.u32(d.refused);
 }
 
 export function readDrain(r: Reader): Drain | null {
@@ -227,6 +242,11 @@ export function readDrain(r: Reader): Drain | null {
   if (r.more) {
     d.quietSeconds = <i32>r.u32();
     d.quietSince = r.i64();
+  }
+  if (r.more) {
+    d.graceSeconds = <i32>r.u32();
+    d.returning = r.u32();
+    d.refused = r.u32();
   }
   return r.ok ? d : null;
 }

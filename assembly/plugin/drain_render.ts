@@ -38,6 +38,12 @@ export function writeDrainFields(out: ByteBuffer, d: Drain): void {
   }
   out.byte(0x5d);
   out.str(',"quietSeconds":').int(<i64>d.quietSeconds);
+  out.str(',"reconnectGraceSeconds":').int(<i64>d.graceSeconds);
+  out
+    .str(',"returning":')
+    .int(<i64>d.returning)
+    .str(',"refused":')
+    .int(<i64>d.refused);
   // Only while the quiet clock runs: a drain that is over, or whose host is not empty, has none.
   if (d.active && d.quietSince > 0) {
     out.str(',"quietSince":"').str(isoTime(d.quietSince)).byte(0x22);
@@ -81,6 +87,12 @@ export function completionJson(host: string, d: Drain, gateway: string, asEvent:
     upstreamsJson(d) +
     ',"quietSeconds":' +
     d.quietSeconds.toString() +
+    ',"reconnectGraceSeconds":' +
+    d.graceSeconds.toString() +
+    ',"returning":' +
+    d.returning.toString() +
+    ',"refused":' +
+    d.refused.toString() +
     "}"
   );
 }

@@ -1,13 +1,15 @@
 // State transitions of a drain episode, as pure functions on the record.
+import { DrainConfig } from "./config";
 import { CompletionReason, Delivery, Drain, DrainSource, DrainState } from "./drain";
 import { Slot } from "./slot";
 
+/** A new episode, with the terms of `rules` (drain config) fixed for its whole life. */
 export function newDrain(
   episode: string,
   source: DrainSource,
   now: i64,
   deadlineSeconds: i32,
-  quietSeconds: i32,
+  rules: DrainConfig,
 ): Drain {
   const d = new Drain();
   d.state = DrainState.Draining;
@@ -15,7 +17,8 @@ export function newDrain(
   d.episode = episode;
   d.startedAt = now;
   d.deadlineAt = deadlineSeconds > 0 ? now + <i64>deadlineSeconds * 1000 : 0;
-  d.quietSeconds = quietSeconds > 0 ? quietSeconds : 0;
+  d.quietSeconds = max(rules.quietSeconds, 0);
+  d.graceSeconds = max(rules.reconnectGraceSeconds, 0);
   return d;
 }
 

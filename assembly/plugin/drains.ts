@@ -5,7 +5,7 @@
 import { LogLevel } from "../abi/enums";
 import { log, nowMillis, randomU32 } from "../abi/hostcalls";
 import { editValue, ListEdit, listOf, ValueEdit } from "./cas";
-import { Config } from "./config";
+import { Config, DrainConfig } from "./config";
 import { ConnectionTable, SlotWrite } from "./connection_table";
 import { Delivery, Drain, DrainSource } from "./drain";
 import { CancelDrainOp, StartDrainOp, UnlistOp } from "./drain_ops";
@@ -84,12 +84,7 @@ export class Drains {
     for (let i = 0; i < hosts.length; i++) {
       const host = unchecked(hosts[i]);
       const drain = config.drain;
-      const slot = this.begin(
-        host,
-        drain.deadlineSeconds,
-        drain.quietSeconds,
-        DrainSource.Config,
-      ).slot;
+      const slot = this.begin(host, drain.deadlineSeconds, drain, DrainSource.Config).slot;
       if (slot >= 0) tracked.add(host, slot);
     }
     if (tracked.hosts.length > 0) editValue(this.table.keys.drains, tracked);
@@ -97,8 +92,8 @@ export class Drains {
     this.webhook.terms.unowned = false;
   }
 
-  start(host: string, deadlineSeconds: i32, quietSeconds: i32, source: DrainSource): DrainOutcome {
-    const started = this.begin(host, deadlineSeconds, quietSeconds, source);
+  start(host: string, deadlineSeconds: i32, rules: DrainConfig, source: DrainSource): DrainOutcome {
+    const started = this.begin(host, deadlineSeconds, rules, source);
     if (started.slot >= 0) {
       editValue(this.table.keys.drains, new ListEdit(host, started.slot, true, false));
     }
@@ -106,10 +101,15 @@ export class Drains {
   }
 
   /** Starts (or finds) the host's drain; the caller lists it among the open drains. */
-  private begin(host: string, deadlineSeconds: i32, quietSeconds: i32, source: DrainSource): Begun {
+  private begin(
+    host: string,
+    deadlineSeconds: i32,
+    rules: DrainConfig,
+    source: DrainSource,
+  ): Begun {
     const now = nowMillis();
     const episode = "d-" + now.toString(36) + "-" + randomU32().toString(16);
-    const fresh = newDrain(episode, source, now, deadlineSeconds, quietSeconds);
+    const fresh = newDrain(episode, source, now, deadlineSeconds, rules);
     const op = new StartDrainOp(fresh, source == DrainSource.Config);
     const placed = this.table.placement.apply(host, op);
     if (placed.result == SlotWrite.NoRoom) {

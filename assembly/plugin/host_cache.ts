@@ -16,6 +16,8 @@ export class Lease {
     /** The host the stream belongs to. */
     public entry: HostEntry,
     public overflow: bool,
+    /** The slot's index (-1 for an overflow slot), for the keys kept beside it. */
+    public slot: i32,
   ) {}
 }
 

@@ -12,6 +12,7 @@ import {
   HeaderPair,
   log,
   logEnabled,
+  nowMillis,
   rawPtr,
   rawSize,
   releaseRaw,
@@ -21,6 +22,8 @@ import { AdminEndpoint, AdminRequest } from "./admin";
 import { Config, KeyBy } from "./config";
 import { ConnectionTable } from "./connection_table";
 import { HostEntry, Lease } from "./host_cache";
+import { playerOf } from "./player_identity";
+import { admitIfReturning } from "./returning";
 
 // Names and property paths, encoded once (property path segments are NUL-separated).
 const PATH = String.UTF8.encode(":path");
@@ -42,6 +45,11 @@ export class PlayerStream extends HttpContext {
   /** Answered by the plugin itself: never counted, response callbacks ignored. */
   private local: bool = false;
   private ended: bool = false;
+  /** The player's hashed identity (players configured), 0 for a stranger. */
+  private player: u64 = 0;
+  /** Whether this stream is in its host's roster, and named there (not only counted). */
+  private inRoster: bool = false;
+  private named: bool = false;
 
   constructor(
     id: u32,
@@ -64,6 +72,7 @@ export class PlayerStream extends HttpContext {
         return Action.Pause;
       }
     }
+    this.player = playerOf(this.config.players, this.table.playerKey);
     const keyBy = this.config.keyBy;
     if (keyBy == KeyBy.Upstream) return Action.Continue;
     // Envoy resolves the route, and with it cluster_name, before the filter chain runs.
@@ -111,9 +120,18 @@ export class PlayerStream extends HttpContext {
       return Verdict.NotCounted;
     }
     if (!entry.tracked(this.config.hosts)) return Verdict.NotCounted;
-    const lease = this.table.open(entry, this.config.drain.rejectNew);
+    const table = this.table;
+    let lease = table.open(entry, this.config.drain.rejectNew);
+    // Refused because the host drains: unless the player is coming back.
+    if (lease === null) lease = admitIfReturning(table, entry, this.player);
     if (lease === null) return Verdict.Refused;
     this.lease = lease;
+    if (this.player != 0 && lease.slot >= 0) {
+      const key = table.keys.playersKeyBytes(lease.slot);
+      const max = this.config.players.maxPerHost;
+      this.named = table.roster.join(key, entry.hostBytes, this.player, max);
+      this.inRoster = true;
+    }
     return Verdict.Counted;
   }
 
@@ -121,10 +139,27 @@ export class PlayerStream extends HttpContext {
     if (this.ended) return;
     this.ended = true;
     const lease = this.lease;
-    if (lease !== null) {
-      this.table.close(lease);
-      this.lease = null;
-    }
+    if (lease === null) return;
+    this.lease = null;
+    const table = this.table;
+    const drain = table.close(lease);
+    if (!this.inRoster) return;
+    // A player leaving a draining host is remembered for the episode's grace, to be let back in.
+    const remember = drain !== null && drain.graceSeconds > 0;
+    const now = remember ? nowMillis() : 0;
+    const forgetBefore = remember ? now - <i64>drain!.graceSeconds * 1000 : 0;
+    const key = table.keys.playersKeyBytes(lease.slot);
+    const rules = this.config.drain;
+    const host = lease.entry.hostBytes;
+    table.roster.leave(
+      key,
+      host,
+      this.player,
+      this.named,
+      now,
+      forgetBefore,
+      rules.rememberPlayers,
+    );
   }
 
   /** The host of the value a raw read just returned (`status`), read in place. */

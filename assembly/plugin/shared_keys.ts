@@ -22,6 +22,7 @@ export class SharedKeys {
   constructor(public prefix: string) {}
 
   private bucketBytes: Array<ArrayBuffer | null> = [];
+  private playersBytes: Array<ArrayBuffer | null> = [];
 
   /** `slot(i)` as bytes, encoded on first use and kept. */
   slotKeyBytes(i: i32): ArrayBuffer {
@@ -63,6 +64,23 @@ export class SharedKeys {
   }
   vm(id: u32): string {
     return this.prefix + "vm/" + id.toString(16);
+  }
+  /** The key player identities are hashed under (player_key.ts). */
+  get playerKey(): string {
+    return this.prefix + "player-key";
+  }
+  /** How many rosters exist (players.ts): one per slot, created at configure, never fewer. */
+  get rosterCapacity(): string {
+    return this.prefix + "players-capacity";
+  }
+  /** The players of slot `i`'s host (players.ts), kept beside the slot. */
+  players(i: i32): string {
+    return this.prefix + "players/" + i.toString();
+  }
+  /** `players(i)` as bytes, encoded on first use and kept. */
+  playersKeyBytes(i: i32): ArrayBuffer {
+    const b = kept(this.playersBytes, i);
+    return b !== null ? b : keep(this.playersBytes, i, this.players(i));
   }
 }
 

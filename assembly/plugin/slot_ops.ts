@@ -5,6 +5,7 @@ import { WasmResult } from "../abi/enums";
 import { SharedRead, sharedGet } from "../abi/hostcalls";
 import { HostMetrics } from "./host_metrics";
 import { slotInList } from "./host_slots";
+import { ONLINE } from "./players";
 import { FLAG_CLAIMING, FLAG_METERED, Slot } from "./slot";
 
 export abstract class SlotOp {
@@ -108,6 +109,41 @@ export class OverflowCountOp extends CountOp {
       }
     }
     return super.apply(slot, self, now);
+  }
+}
+
+/**
+ * A new stream, under drain.rejectNew, for a host that was draining when this VM last read its
+ * slot: let in if its player was on the host within the episode's reconnect grace (`lastSeen`,
+ * from the roster; ONLINE while another stream of theirs is open), refused otherwise. The figure
+ * (returning or refused) lands in the write that decides, and that write sees the episode as it
+ * is: a stream let in is counted before any later write can find the host empty, so a returning
+ * player can delay a completion, never follow one unseen. An episode that ended since the read
+ * makes this an ordinary open.
+ */
+export class ReturningOp extends SlotOp {
+  admitted: bool = false;
+
+  constructor(public lastSeen: i64) {
+    super();
+    this.preciseTime = true;
+  }
+
+  apply(slot: Slot, self: u32, now: i64): bool {
+    const d = slot.drain;
+    const draining = d !== null && d.active;
+    const seen = this.lastSeen;
+    this.admitted =
+      !draining || seen == ONLINE || (seen >= 0 && now - seen <= <i64>d!.graceSeconds * 1000);
+    if (!this.admitted) {
+      this.countDelta = 0;
+      d!.refused++;
+      return true;
+    }
+    slot.setCount(self, slot.countOf(self) + 1);
+    this.countDelta = 1;
+    if (draining) d!.returning++;
+    return true;
   }
 }
 

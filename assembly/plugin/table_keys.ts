@@ -6,6 +6,7 @@ import { SharedRead, sharedGet } from "../abi/hostcalls";
 import { editValue, ValueEdit } from "./cas";
 import { BUCKETS, HostSlots } from "./host_slots";
 import { OVERFLOW_BUCKETS, OVERFLOW_HOST } from "./overflow";
+import { emptyRoster } from "./players";
 import { decodeU32, encodeU32, ensure, SharedKeys } from "./shared_keys";
 import { FLAG_METERED, freeSlotValue, Slot } from "./slot";
 
@@ -19,8 +20,33 @@ class CapacityEdit extends ValueEdit {
   }
 }
 
-/** Creates any key of the table under `keys` that is missing, for `maxHosts` slots. */
-export function createTableKeys(keys: SharedKeys, maxHosts: i32): bool {
+/**
+ * Creates any key of the table under `keys` that is missing, for `maxHosts` slots (and, with
+ * `players`, a roster beside each slot).
+ */
+export function createTableKeys(keys: SharedKeys, maxHosts: i32, players: bool): bool {
+  if (!createSlotKeys(keys, maxHosts)) return false;
+  return !players || createRosterKeys(keys, maxHosts);
+}
+
+/** A roster for every slot there is (slots past a lowered maxHosts may still hold hosts). */
+function createRosterKeys(keys: SharedKeys, maxHosts: i32): bool {
+  const read = new SharedRead();
+  const slots =
+    sharedGet(keys.capacity, read).status == WasmResult.Ok ? <i32>decodeU32(read.value) : 0;
+  const wanted = max(slots, maxHosts);
+  const had =
+    sharedGet(keys.rosterCapacity, read).status == WasmResult.Ok ? <i32>decodeU32(read.value) : 0;
+  if (had >= wanted) return true;
+  if (!ensure(keys.rosterCapacity, encodeU32(0))) return false;
+  const empty = emptyRoster();
+  for (let i = had; i < wanted; i++) {
+    if (!ensure(keys.players(i), empty)) return false;
+  }
+  return editValue(keys.rosterCapacity, new CapacityEdit(wanted));
+}
+
+function createSlotKeys(keys: SharedKeys, maxHosts: i32): bool {
   const read = new SharedRead();
   let capacity: i32 = 0;
   if (sharedGet(keys.capacity, read).status == WasmResult.Ok) {

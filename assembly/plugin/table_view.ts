@@ -6,6 +6,7 @@ import { ConnectionTable } from "./connection_table";
 import { Drain } from "./drain";
 import { BUCKETS } from "./host_slots";
 import { OVERFLOW_BUCKETS, overflowBucketAt } from "./overflow";
+import { PlayerCount } from "./players";
 import { decodeSlot, decodeSlotAt, hasDrainAt, liveTotalAt, Slot, SlotBuffer } from "./slot";
 
 export class HostCount {
@@ -20,6 +21,8 @@ export class HostCount {
     public drain: Drain | null,
     /** Streams in the host's overflow slot, which may or may not be the host's (0: exact). */
     public overflow: i64,
+    /** Distinct players on the host (players configured), else null. */
+    public players: PlayerCount | null,
   ) {
     let key: u64 = 0;
     const p = changetype<usize>(name);
@@ -59,11 +62,30 @@ export class TableSnapshot {
  * (the host was evicted and came back on another slot): then the index decides.
  */
 export function slotOf(table: ConnectionTable, host: string): Slot | null {
+  const i = slotIndexOf(table, host);
+  return i < 0 ? null : slotAt(table, i, host);
+}
+
+/** The index of the slot that holds `host` (checked against the value), or -1. */
+function slotIndexOf(table: ConnectionTable, host: string): i32 {
   const hinted = table.placement.locate(host);
-  const slot: Slot | null = hinted < 0 ? null : slotAt(table, hinted, host);
-  if (slot !== null) return slot;
+  if (hinted >= 0 && slotAt(table, hinted, host) !== null) return hinted;
   const indexed = table.placement.indexedSlot(host);
-  return indexed < 0 || indexed == hinted ? null : slotAt(table, indexed, host);
+  return indexed < 0 || indexed == hinted || slotAt(table, indexed, host) === null ? -1 : indexed;
+}
+
+/** The distinct players of the host on slot `i` (null without players, or without a slot). */
+function playersOn(
+  table: ConnectionTable,
+  i: i32,
+  name: ArrayBuffer,
+  overflow: i64,
+): PlayerCount | null {
+  if (!table.playerKey.loaded || i < 0) return null;
+  const count = table.roster.count(table.keys.playersKeyBytes(i), name);
+  // Streams in overflow have no roster: the count is then a lower bound.
+  if (overflow > 0) count.exact = false;
+  return count;
 }
 
 /** Slot `i`'s value if it holds a host (`host`, when given), else null. */
@@ -77,11 +99,14 @@ export function slotAt(table: ConnectionTable, i: i32, host: string | null = nul
 
 /** What `?host=` answers: the host's count, never below the truth (see HostCount). */
 export function hostCount(table: ConnectionTable, host: string): HostCount {
-  const slot = slotOf(table, host);
+  const i = slotIndexOf(table, host);
+  const slot: Slot | null = i < 0 ? null : slotAt(table, i, host);
   const overflow = table.overflowFor(host);
   const active = slot === null ? 0 : table.total(slot);
   const name = String.UTF8.encode(host);
-  return new HostCount(name, active + overflow, slot === null ? null : slot.drain, overflow);
+  const drain: Drain | null = slot === null ? null : slot.drain;
+  const players = playersOn(table, slot === null ? -1 : i, name, overflow);
+  return new HostCount(name, active + overflow, drain, overflow, players);
 }
 
 /**
@@ -144,6 +169,7 @@ function listHost(
   const shared = unchecked(overflow[overflowBucketAt(host, hostSize)]);
   const name = new ArrayBuffer(<i32>hostSize);
   memory.copy(changetype<usize>(name), host, hostSize);
-  out.hosts.push(new HostCount(name, active + shared, drain, shared));
+  const players = playersOn(table, i, name, shared);
+  out.hosts.push(new HostCount(name, active + shared, drain, shared, players));
   out.totalActive += active;
 }

@@ -148,6 +148,56 @@ const BAD_CONFIGS: Array<[string, string | Uint8Array, string]> = [
     "gatewayId: expected a string of 1 to 128 characters, got 0",
   ],
   [
+    "reconnect grace without players",
+    '{"drain": {"rejectNew": true, "reconnectGraceSeconds": 5}}',
+    "drain.reconnectGraceSeconds: needs players (where a player's identity is found)",
+  ],
+  [
+    "reconnect grace without rejectNew",
+    '{"players": {"header": "x-player-id"}, "drain": {"reconnectGraceSeconds": 5}}',
+    "drain.reconnectGraceSeconds: has no effect without drain.rejectNew: true",
+  ],
+  [
+    "two identity sources",
+    '{"players": {"header": "x-id", "cookie": "pid"}}',
+    "players.cookie: give one of players.header, players.cookie or players.query, not two",
+  ],
+  [
+    "header name with a space",
+    '{"players": {"header": "x id"}}',
+    'players.header: expected a name of letters, digits and !#$%&\'*+-.^_`|~, got the string "x id"',
+  ],
+  [
+    "query name with &",
+    '{"players": {"query": "a&b"}}',
+    'players.query: expected printable ASCII without spaces, &, =, # or ?, got the string "a&b"',
+  ],
+  [
+    "players without a source",
+    '{"players": {}}',
+    "players: needs one of header, cookie or query (where a player's identity is found)",
+  ],
+  [
+    "players.maxPerHost 0",
+    '{"players": {"header": "x-id", "maxPerHost": 0}}',
+    "players.maxPerHost: expected an integer from 1 to 16384, got 0",
+  ],
+  [
+    "unknown players field",
+    '{"players": {"header": "x-id", "tabs": 2}}',
+    "players.tabs: unknown field",
+  ],
+  [
+    "drain.rememberPlayers too large",
+    '{"drain": {"rememberPlayers": 20000}}',
+    "drain.rememberPlayers: expected an integer from 1 to 16384, got 20000",
+  ],
+  [
+    "drain.reconnectGraceSeconds too large",
+    '{"drain": {"reconnectGraceSeconds": 3601}}',
+    "drain.reconnectGraceSeconds: expected an integer from 0 to 3600, got 3601",
+  ],
+  [
     "per-route setting in _rules_",
     '{"_rules_": [{"_match_route_": ["r"], "maxHosts": 3}]}',
     "_rules_[0].maxHosts: conn-drain has no per-route settings; set it in defaultConfig",

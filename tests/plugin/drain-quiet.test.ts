@@ -249,8 +249,9 @@ describe("drain.quietSeconds", () => {
       .find((k) => k.startsWith("conn-drain/slot/") && gw.sharedData.get(k)?.text.includes(HOST));
     expect(key).toBeDefined();
     const current = gw.sharedData.get(key!)!;
-    // The previous layout ended after the upstreams: drop the u32 quietSeconds and i64 quietSince.
-    const old = current.value.slice(0, current.value.length - 12);
+    // The layout before quietSeconds ended after the upstreams: drop the u32 quietSeconds and
+    // i64 quietSince, and the three u32s added after them for returning players.
+    const old = current.value.slice(0, current.value.length - 12 - 12);
     gw.sharedData.set(key!, old, current.cas);
     expect(drainOf(gw, HOST)).toMatchObject({ state: "draining", active: 4, quietSeconds: 0 });
     for (const p of ps) p.close();

@@ -43,6 +43,8 @@ export interface PlayerOptions {
   upstream?: string;
   websocket?: boolean;
   path?: string;
+  /** More request headers (a player id, a cookie). */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -61,7 +63,10 @@ export function connectPlayer(gw: Gateway, host: string, opts: PlayerOptions = {
     ":authority": host,
     ":scheme": "http",
     ...(ws ? { connection: "upgrade", upgrade: "websocket" } : {}),
+    ...opts.headers,
   });
+  // Answered by the plugin (a 503 while draining): Envoy goes no further.
+  if (stream.localResponse) return stream;
   stream.connectUpstream({ address: opts.upstream ?? "10.1.0.5:5000", cluster });
   stream.sendResponseHeaders({ ":status": ws ? "101" : "200" });
   return stream;

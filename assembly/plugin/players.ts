@@ -1,0 +1,298 @@
+// The roster of a host's players, kept beside its slot (`<prefix>players/<i>`) when `players` is
+// configured: which players (hashed identities, player_key.ts) have live streams on which VM, so
+// that a player with two tabs counts once over all workers; and, while the host drains, which
+// players left and when, so a player whose connection blipped can be let back in
+// (ReturningOp in slot_ops.ts). Every VM edits the roster by compare-and-swap of the whole value,
+// like a slot; the key is created at configure (table_keys.ts), so no write can race a creation.
+//
+// The roster only informs: who counts as returning, and how many distinct players a host has.
+// Whether a drain may complete is decided by the slot's stream count alone, so a roster that is
+// behind (a write still to come, a VM that died between its slot and roster writes) can make a
+// returning player wait, never a drain complete early.
+//
+// Layout (little-endian): u32 version | u16 hostBytes | host | u32 untracked |
+//   u32 live | live x (u64 player, u32 vmId, u32 streams) | u32 gone | gone x (u64 player, i64 leftAt)
+// `gone` is oldest first; `untracked` counts streams of players past maxPerHost (named nowhere).
+import { WasmResult } from "../abi/enums";
+import { rawCas, rawPtr, rawSize, releaseRaw, sharedGetAt, sharedSetAt } from "../abi/hostcalls";
+import { sameMemory } from "./host_cache";
+import { SlotBuffer } from "./slot";
+import { VmLiveness } from "./vm_liveness";
+
+const VERSION: u32 = 0x43505201;
+const ENTRY: usize = 16;
+
+/** lastSeen: the player has a live stream on the host now. */
+export const ONLINE: i64 = i64.MAX_VALUE;
+/** lastSeen: the roster does not know the player. */
+export const UNKNOWN: i64 = -1;
+
+/** The empty roster every players key is created with. */
+export function emptyRoster(): ArrayBuffer {
+  const out = new ArrayBuffer(18);
+  store<u32>(changetype<usize>(out), VERSION);
+  return out;
+}
+
+/** Offsets into a roster value, checked once (every later read stays inside `size`). */
+class RosterView {
+  hostSize: usize = 0;
+  untracked: u32 = 0;
+  liveAt: usize = 0;
+  live: usize = 0;
+  goneAt: usize = 0;
+  gone: usize = 0;
+
+  /** Reads the value at `p`; false if it is not a roster. */
+  parse(p: usize, size: usize): bool {
+    if (size < 18 || load<u32>(p) != VERSION) return false;
+    const hostSize = <usize>load<u16>(p, 4);
+    if (<usize>18 + hostSize > size) return false;
+    this.hostSize = hostSize;
+    this.untracked = load<u32>(p + 6 + hostSize);
+    this.live = <usize>load<u32>(p + 10 + hostSize);
+    this.liveAt = p + 14 + hostSize;
+    const goneCount = this.liveAt + this.live * ENTRY;
+    if (this.live > size || goneCount + 4 > p + size) return false;
+    this.gone = <usize>load<u32>(goneCount);
+    this.goneAt = goneCount + 4;
+    return this.gone <= size && this.goneAt + this.gone * ENTRY <= p + size;
+  }
+
+  holds(p: usize, host: ArrayBuffer): bool {
+    const n = <usize>host.byteLength;
+    return this.hostSize == n && sameMemory(p + 6, changetype<usize>(host), n);
+  }
+}
+
+/** How many distinct players a host has, and whether that is all of them. */
+export class PlayerCount {
+  constructor(
+    public players: i64,
+    /** False when some streams' players are not named (maxPerHost reached, or a VM died). */
+    public exact: bool,
+  ) {}
+}
+
+/** One change to a roster: a stream of `player` on this VM opens (+1) or ends (-1). */
+class RosterChange {
+  delta: i32 = 0;
+  player: u64 = 0;
+  /** Named in the roster (false: counted in `untracked`). Set by an open, read by its close. */
+  named: bool = true;
+  maxLive: usize = 0;
+  /** Remember the player as gone at this time (0: the host is not draining, forget all gone). */
+  leftAt: i64 = 0;
+  /** Forget gone players who left before this. */
+  forgetBefore: i64 = 0;
+  rememberMax: usize = 0;
+}
+
+export class Roster {
+  private view: RosterView = new RosterView();
+  private out: SlotBuffer = new SlotBuffer();
+  private change: RosterChange = new RosterChange();
+  private seen: StaticArray<u64> = new StaticArray<u64>(64);
+
+  constructor(private liveness: VmLiveness) {}
+
+  /** A stream of `player` opened on this VM; false when the roster is full (it is not named). */
+  join(key: ArrayBuffer, host: ArrayBuffer, player: u64, maxPerHost: i32): bool {
+    const c = this.change;
+    c.delta = 1;
+    c.player = player;
+    c.named = true;
+    c.maxLive = <usize>maxPerHost;
+    c.leftAt = -1; // an open leaves the gone list as it is
+    this.apply(key, host);
+    return c.named;
+  }
+
+  /**
+   * A stream of `player` ended on this VM. While its host drains (`leftAt` > 0) the player is
+   * remembered as gone at `leftAt`, at most `rememberMax` players, oldest forgotten first, and
+   * none who left before `forgetBefore`; otherwise every gone player is forgotten.
+   */
+  leave(
+    key: ArrayBuffer,
+    host: ArrayBuffer,
+    player: u64,
+    named: bool,
+    leftAt: i64,
+    forgetBefore: i64,
+    rememberMax: i32,
+  ): void {
+    const c = this.change;
+    c.delta = -1;
+    c.player = player;
+    c.named = named;
+    c.leftAt = leftAt;
+    c.forgetBefore = forgetBefore;
+    c.rememberMax = <usize>max(rememberMax, 0);
+    this.apply(key, host);
+  }
+
+  /** When `player` was last on the host: ONLINE, the time they left, or UNKNOWN. */
+  lastSeen(key: ArrayBuffer, host: ArrayBuffer, player: u64): i64 {
+    if (sharedGetAt(key) != WasmResult.Ok) return UNKNOWN;
+    const p = rawPtr();
+    const v = this.view;
+    let seen = UNKNOWN;
+    if (v.parse(p, rawSize()) && v.holds(p, host)) {
+      for (let i: usize = 0; i < v.live && seen != ONLINE; i++) {
+        const e = v.liveAt + i * ENTRY;
+        if (load<u64>(e) == player && this.liveness.isAlive(load<u32>(e, 8))) seen = ONLINE;
+      }
+      for (let i: usize = 0; i < v.gone && seen != ONLINE; i++) {
+        const e = v.goneAt + i * ENTRY;
+        if (load<u64>(e) == player) seen = max(seen, load<i64>(e, 8));
+      }
+    }
+    releaseRaw(p);
+    return seen;
+  }
+
+  /** Distinct players with a live stream on the host, over every live VM. */
+  count(key: ArrayBuffer, host: ArrayBuffer): PlayerCount {
+    if (sharedGetAt(key) != WasmResult.Ok) return new PlayerCount(0, true);
+    const p = rawPtr();
+    const v = this.view;
+    let result = new PlayerCount(0, true);
+    if (v.parse(p, rawSize()) && v.holds(p, host)) {
+      result = new PlayerCount(this.distinct(v), v.untracked == 0);
+    }
+    releaseRaw(p);
+    return result;
+  }
+
+  /** Distinct players among live VMs' entries: a set in open addressing, twice their number. */
+  private distinct(v: RosterView): i64 {
+    let cap = 64;
+    while (<usize>cap < v.live * 2) cap <<= 1;
+    if (this.seen.length < cap) this.seen = new StaticArray<u64>(cap);
+    const seen = this.seen;
+    const mask = <u32>(cap - 1);
+    for (let i = 0; i < cap; i++) unchecked((seen[i] = 0));
+    let n: i64 = 0;
+    for (let i: usize = 0; i < v.live; i++) {
+      const e = v.liveAt + i * ENTRY;
+      if (!this.liveness.isAlive(load<u32>(e, 8))) continue;
+      const player = load<u64>(e);
+      let h = <u32>(player ^ (player >> 32)) & mask;
+      while (true) {
+        const at = unchecked(seen[h]);
+        if (at == player) break;
+        if (at == 0) {
+          unchecked((seen[h] = player));
+          n++;
+          break;
+        }
+        h = (h + 1) & mask;
+      }
+    }
+    return n;
+  }
+
+  /** The change in `this.change`, by compare-and-swap until it lands or there is nothing to do. */
+  private apply(key: ArrayBuffer, host: ArrayBuffer): void {
+    while (true) {
+      if (sharedGetAt(key) != WasmResult.Ok) return;
+      const p = rawPtr();
+      const cas = rawCas();
+      const write = this.rewrite(p, rawSize(), host);
+      releaseRaw(p);
+      if (!write) return;
+      const status = sharedSetAt(key, this.out.ptr, this.out.size, cas);
+      if (status != WasmResult.CasMismatch) return;
+    }
+  }
+
+  /**
+   * Writes into `out` the roster at `p` with the change applied; false if there is nothing to
+   * write. A roster of another host (the slot changed hands) is started afresh by an open and
+   * left alone by a close: the stream it ends was never in it. Dead VMs' entries are dropped.
+   */
+  private rewrite(p: usize, size: usize, host: ArrayBuffer): bool {
+    const c = this.change;
+    const v = this.view;
+    const mine = v.parse(p, size) && v.holds(p, host);
+    if (!mine && c.delta < 0) return false;
+    const hostSize = <usize>host.byteLength;
+    const live = mine ? v.live : 0;
+    const gone = mine ? v.gone : 0;
+    let untracked = mine ? v.untracked : 0;
+    const w = this.out.reserve(18 + hostSize + (live + 1 + gone + 1) * ENTRY);
+    store<u32>(w, VERSION);
+    store<u16>(w, <u16>hostSize, 4);
+    memory.copy(w + 6, changetype<usize>(host), hostSize);
+    const self = this.liveness.selfId;
+    // Live entries: ours for this player changed in place, the dead dropped.
+    let o = w + 14 + hostSize;
+    let kept: usize = 0;
+    let found = false;
+    for (let i: usize = 0; i < live; i++) {
+      const e = v.liveAt + i * ENTRY;
+      const vm = load<u32>(e, 8);
+      let streams = load<u32>(e, 12);
+      if (vm != self && !this.liveness.isAlive(vm)) continue;
+      if (vm == self && load<u64>(e) == c.player && c.named) {
+        found = true;
+        streams = c.delta > 0 ? streams + 1 : streams - 1;
+        if (streams == 0) continue;
+      }
+      store<u64>(o, load<u64>(e));
+      store<u32>(o, vm, 8);
+      store<u32>(o, streams, 12);
+      o += ENTRY;
+      kept++;
+    }
+    if (c.delta > 0 && !found) {
+      if (kept < c.maxLive) {
+        store<u64>(o, c.player);
+        store<u32>(o, self, 8);
+        store<u32>(o, 1, 12);
+        o += ENTRY;
+        kept++;
+      } else {
+        c.named = false;
+        untracked++;
+      }
+    }
+    if (c.delta < 0 && !c.named && untracked > 0) untracked--;
+    store<u32>(w + 6 + hostSize, untracked);
+    store<u32>(w + 10 + hostSize, <u32>kept);
+    // Gone entries: kept by an open; by a close, kept only while the host drains.
+    const goneCount = o;
+    o += 4;
+    let left: usize = 0;
+    if (c.delta > 0 || c.leftAt > 0) {
+      for (let i: usize = 0; i < gone; i++) {
+        const e = v.goneAt + i * ENTRY;
+        const player = load<u64>(e);
+        const at = load<i64>(e, 8);
+        if (c.delta < 0 && (player == c.player || at < c.forgetBefore)) continue;
+        store<u64>(o, player);
+        store<i64>(o, at, 8);
+        o += ENTRY;
+        left++;
+      }
+    }
+    if (c.delta < 0 && c.leftAt > 0 && c.rememberMax > 0) {
+      store<u64>(o, c.player);
+      store<i64>(o, c.leftAt, 8);
+      o += ENTRY;
+      left++;
+      // Oldest first: past the bound, the front goes.
+      if (left > c.rememberMax) {
+        const drop = left - c.rememberMax;
+        const from = goneCount + 4;
+        memory.copy(from, from + drop * ENTRY, (left - drop) * ENTRY);
+        o -= drop * ENTRY;
+        left -= drop;
+      }
+    }
+    store<u32>(goneCount, <u32>left);
+    this.out.size = o - w;
+    return true;
+  }
+}
