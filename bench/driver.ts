@@ -98,7 +98,12 @@ const UPSTREAM = {
  * A player's WebSocket stream up to the 101: context create, request headers, upstream picked,
  * response headers. It stays open until closed (on_log, on_done, on_delete).
  */
-export function openPlayer(gw: Gateway, worker: number, host: string): Stream {
+export function openPlayer(
+  gw: Gateway,
+  worker: number,
+  host: string,
+  headers: Record<string, string> = {},
+): Stream {
   const stream = gw.worker(worker).openStream({
     properties: { "source.address": "203.0.113.7:50123", cluster_name: UPSTREAM.cluster },
   });
@@ -109,6 +114,7 @@ export function openPlayer(gw: Gateway, worker: number, host: string): Stream {
     ":scheme": "http",
     connection: "upgrade",
     upgrade: "websocket",
+    ...headers,
   });
   stream.connectUpstream(UPSTREAM);
   stream.sendResponseHeaders({ ":status": "101" });
@@ -116,8 +122,13 @@ export function openPlayer(gw: Gateway, worker: number, host: string): Stream {
 }
 
 /** One whole stream: open as above, then close. */
-export function playerCycle(gw: Gateway, worker: number, host: string): void {
-  openPlayer(gw, worker, host).close();
+export function playerCycle(
+  gw: Gateway,
+  worker: number,
+  host: string,
+  headers: Record<string, string> = {},
+): void {
+  openPlayer(gw, worker, host, headers).close();
 }
 
 export interface AdminAnswer {

@@ -262,6 +262,58 @@ async function streams(
   for (const s of background) s.close();
 }
 
+/** Players per host in the players workload (each opens and closes in turn). */
+const PLAYERS_PER_HOST = 50;
+export const PLAYERS_WORKERS = 8;
+const PLAYERS_HOSTS = 10;
+
+/**
+ * Steady open + close where every stream carries a player id, twice: without `players` (ids
+ * ignored) and with `players.header`, where the current build keeps each host's roster (one more
+ * read and write per open and per close): the difference between the two rows of the current
+ * build is what the roster costs. A build older than the players section refuses that config and
+ * runs the same traffic without it (ids ignored), which is what its figure then means.
+ */
+async function players(
+  module: WebAssembly.Module,
+  plan: InstructionsPlan,
+  out: (id: string, label: string, c: Counts) => void,
+): Promise<void> {
+  const workers = PLAYERS_WORKERS;
+  const shape = `${workers} VMs, ${PLAYERS_HOSTS} hosts x ${PLAYERS_PER_HOST} players online`;
+  const off = await metered(module, { workers });
+  out("players-off", `open + close with player ids, players off, ${shape}`, playerCycles(off, plan));
+  let on: Metered;
+  try {
+    on = await metered(module, { workers, config: { players: { header: "x-player-id" } } });
+  } catch {
+    on = await metered(module, { workers });
+  }
+  out("players-on", `open + close with player ids, players.header, ${shape}`, playerCycles(on, plan));
+}
+
+/** Every host's players online in the background; streams cycle as their second tabs. */
+function playerCycles(m: Metered, plan: InstructionsPlan): Counts {
+  const workers = PLAYERS_WORKERS;
+  const everyone = PLAYERS_HOSTS * PLAYERS_PER_HOST;
+  const idOf = (j: number) => ({ "x-player-id": `player-${j % everyone}` });
+  const background: Stream[] = [];
+  for (let i = 0; i < everyone; i++) {
+    background.push(openPlayer(m.gw, i % workers, hostName(i % PLAYERS_HOSTS), idOf(i)));
+  }
+  let next = 0;
+  const cycles = (n: number) => {
+    for (let k = 0; k < n; k++) {
+      const j = next++;
+      playerCycle(m.gw, j % workers, hostName(j % PLAYERS_HOSTS), idOf(j));
+    }
+  };
+  cycles(plan.warmup);
+  const c = count(m, plan.streams, () => cycles(plan.streams));
+  for (const s of background) s.close();
+  return c;
+}
+
 async function admin(
   label: BuildLabel,
   module: WebAssembly.Module,
@@ -372,6 +424,8 @@ export async function runInstructions(
       note(`instructions: ${build.label}: streams, ${workers} VM(s)`);
       await streams(p.module, workers, plan, out);
     }
+    note(`instructions: ${build.label}: streams with player ids`);
+    await players(p.module, plan, out);
     note(`instructions: ${build.label}: admin GETs`);
     await admin(build.label, p.module, out);
     note(`instructions: ${build.label}: drains`);

@@ -210,7 +210,9 @@ export class Roster {
   /**
    * Writes into `out` the roster at `p` with the change applied; false if there is nothing to
    * write. A roster of another host (the slot changed hands) is started afresh by an open and
-   * left alone by a close: the stream it ends was never in it. Dead VMs' entries are dropped.
+   * left alone by a close: the stream it ends was never in it. Built from copied runs of the old
+   * value, so a change costs a scan and a copy whatever the roster holds; dead VMs' entries are
+   * ignored by every read and dropped only when an open finds the roster full.
    */
   private rewrite(p: usize, size: usize, host: ArrayBuffer): bool {
     const c = this.change;
@@ -220,79 +222,99 @@ export class Roster {
     const hostSize = <usize>host.byteLength;
     const live = mine ? v.live : 0;
     const gone = mine ? v.gone : 0;
-    let untracked = mine ? v.untracked : 0;
+    const self = this.liveness.selfId;
+    let at: isize = -1;
+    if (c.named) {
+      for (let i: usize = 0; i < live; i++) {
+        const e = v.liveAt + i * ENTRY;
+        if (load<u64>(e) == c.player && load<u32>(e, 8) == self) {
+          at = <isize>i;
+          break;
+        }
+      }
+    }
     const w = this.out.reserve(18 + hostSize + (live + 1 + gone + 1) * ENTRY);
     store<u32>(w, VERSION);
     store<u16>(w, <u16>hostSize, 4);
     memory.copy(w + 6, changetype<usize>(host), hostSize);
-    const self = this.liveness.selfId;
-    // Live entries: ours for this player changed in place, the dead dropped.
+    let untracked = mine ? v.untracked : 0;
     let o = w + 14 + hostSize;
-    let kept: usize = 0;
-    let found = false;
-    for (let i: usize = 0; i < live; i++) {
-      const e = v.liveAt + i * ENTRY;
-      const vm = load<u32>(e, 8);
-      let streams = load<u32>(e, 12);
-      if (vm != self && !this.liveness.isAlive(vm)) continue;
-      if (vm == self && load<u64>(e) == c.player && c.named) {
-        found = true;
-        streams = c.delta > 0 ? streams + 1 : streams - 1;
-        if (streams == 0) continue;
+    let kept = live;
+    if (live > 0) memory.copy(o, v.liveAt, live * ENTRY);
+    if (at >= 0) {
+      const e = o + <usize>at * ENTRY;
+      const streams = load<u32>(e, 12) + (c.delta > 0 ? 1 : -1);
+      if (streams > 0) {
+        store<u32>(e, streams, 12);
+      } else {
+        memory.copy(e, e + ENTRY, (live - <usize>at - 1) * ENTRY);
+        kept--;
       }
-      store<u64>(o, load<u64>(e));
-      store<u32>(o, vm, 8);
-      store<u32>(o, streams, 12);
-      o += ENTRY;
-      kept++;
-    }
-    if (c.delta > 0 && !found) {
+    } else if (c.delta > 0) {
+      if (kept >= c.maxLive) kept = this.dropDead(o, kept);
       if (kept < c.maxLive) {
-        store<u64>(o, c.player);
-        store<u32>(o, self, 8);
-        store<u32>(o, 1, 12);
-        o += ENTRY;
+        const e = o + kept * ENTRY;
+        store<u64>(e, c.player);
+        store<u32>(e, self, 8);
+        store<u32>(e, 1, 12);
         kept++;
       } else {
         c.named = false;
         untracked++;
       }
+    } else if (!c.named && untracked > 0) {
+      untracked--;
     }
-    if (c.delta < 0 && !c.named && untracked > 0) untracked--;
     store<u32>(w + 6 + hostSize, untracked);
     store<u32>(w + 10 + hostSize, <u32>kept);
-    // Gone entries: kept by an open; by a close, kept only while the host drains.
-    const goneCount = o;
+    o += kept * ENTRY;
+    this.out.size = this.writeGone(o, gone) - w;
+    return true;
+  }
+
+  /** The gone list at `o` after the change: kept by an open; by a close, only while draining. */
+  private writeGone(o: usize, gone: usize): usize {
+    const c = this.change;
+    const v = this.view;
+    const count = o;
     o += 4;
     let left: usize = 0;
-    if (c.delta > 0 || c.leftAt > 0) {
+    if (c.delta > 0) {
+      if (gone > 0) memory.copy(o, v.goneAt, gone * ENTRY);
+      left = gone;
+    } else if (c.leftAt > 0) {
       for (let i: usize = 0; i < gone; i++) {
         const e = v.goneAt + i * ENTRY;
-        const player = load<u64>(e);
-        const at = load<i64>(e, 8);
-        if (c.delta < 0 && (player == c.player || at < c.forgetBefore)) continue;
-        store<u64>(o, player);
-        store<i64>(o, at, 8);
-        o += ENTRY;
+        if (load<u64>(e) == c.player || load<i64>(e, 8) < c.forgetBefore) continue;
+        memory.copy(o + left * ENTRY, e, ENTRY);
         left++;
       }
-    }
-    if (c.delta < 0 && c.leftAt > 0 && c.rememberMax > 0) {
-      store<u64>(o, c.player);
-      store<i64>(o, c.leftAt, 8);
-      o += ENTRY;
-      left++;
-      // Oldest first: past the bound, the front goes.
-      if (left > c.rememberMax) {
-        const drop = left - c.rememberMax;
-        const from = goneCount + 4;
-        memory.copy(from, from + drop * ENTRY, (left - drop) * ENTRY);
-        o -= drop * ENTRY;
-        left -= drop;
+      if (c.rememberMax > 0) {
+        store<u64>(o + left * ENTRY, c.player);
+        store<i64>(o + left * ENTRY, c.leftAt, 8);
+        left++;
+        // Oldest first: past the bound, the front goes.
+        if (left > c.rememberMax) {
+          const drop = left - c.rememberMax;
+          memory.copy(o, o + drop * ENTRY, (left - drop) * ENTRY);
+          left -= drop;
+        }
       }
     }
-    store<u32>(goneCount, <u32>left);
-    this.out.size = o - w;
-    return true;
+    store<u32>(count, <u32>left);
+    return o + left * ENTRY;
+  }
+
+  /** Removes dead VMs' entries from the `n` live entries at `o`; returns how many are left. */
+  private dropDead(o: usize, n: usize): usize {
+    let kept: usize = 0;
+    for (let i: usize = 0; i < n; i++) {
+      const e = o + i * ENTRY;
+      const vm = load<u32>(e, 8);
+      if (vm != this.liveness.selfId && !this.liveness.isAlive(vm)) continue;
+      if (kept != i) memory.copy(o + kept * ENTRY, e, ENTRY);
+      kept++;
+    }
+    return kept;
   }
 }

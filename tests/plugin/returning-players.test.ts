@@ -43,6 +43,16 @@ function hostView(gw: Gateway, vm = 0, host = HOST): HostView {
   return JSON.parse(reply.body) as HostView;
 }
 
+/** The roster value of HOST's slot (players.ts layout). */
+function rosterOf(gw: Gateway): Uint8Array {
+  const value = [...gw.sharedData.keys()]
+    .filter((k) => k.startsWith("conn-drain/players/"))
+    .map((k) => gw.sharedData.get(k)!.value)
+    .find((v) => Buffer.from(v).includes(HOST));
+  if (!value) throw new Error(`no roster holds ${HOST}`);
+  return value;
+}
+
 function refused(s: Stream): boolean {
   return s.localResponse?.status === 503;
 }
@@ -171,6 +181,20 @@ describe("identities are stored only as keyed hashes", () => {
     expect(sipHash24(key, msg(63))).toBe(0x958a324ceb064572n);
   });
 
+  it("the stored form is SipHash-2-4 under the key in shared data, for ids around a block's length", async () => {
+    const gw = await drainGateway({ players: { header: "x-player-id" } });
+    const ids = [1, 7, 8, 9, 15, 16, 17, 64].map((n) => "abcdefghij".repeat(7).slice(0, n));
+    ids.forEach((id, i) => join(gw, id, i % 4));
+    const key = gw.sharedData.get("conn-drain/player-key")!.value;
+    const roster = Buffer.from(rosterOf(gw));
+    for (const id of ids) {
+      const hash = Buffer.alloc(8);
+      hash.writeBigUInt64LE(sipHash24(key, new TextEncoder().encode(id)));
+      expect(roster.includes(hash), id).toBe(true);
+    }
+    expect(hostView(gw)).toMatchObject({ players: ids.length });
+  });
+
   it("no raw identity in shared data, logs, admin output or webhooks; the roster holds its hash", async () => {
     const secret = "player-SECRET-7f3a9c";
     const gw = await drainGateway({ ...RETURNING, drain: { ...RETURNING.drain, quietSeconds: 1 } });
@@ -188,14 +212,9 @@ describe("identities are stored only as keyed hashes", () => {
     // The stored form: SipHash-2-4 of the identity under the key in shared data.
     const key = gw.sharedData.get("conn-drain/player-key");
     expect(key?.value.length).toBe(16);
-    const roster = [...gw.sharedData.keys()]
-      .filter((k) => k.startsWith("conn-drain/players/"))
-      .map((k) => gw.sharedData.get(k)!.value)
-      .find((v) => Buffer.from(v).includes(HOST));
-    expect(roster).toBeDefined();
     const hash = Buffer.alloc(8);
     hash.writeBigUInt64LE(sipHash24(key!.value, new TextEncoder().encode(secret)));
-    expect(Buffer.from(roster!).includes(hash)).toBe(true);
+    expect(Buffer.from(rosterOf(gw)).includes(hash)).toBe(true);
     back.close();
     other.close();
     gw.advance(3000);
@@ -226,11 +245,7 @@ describe("remembered players are bounded", () => {
       p.close();
       gw.advance(5);
     }
-    const roster = [...gw.sharedData.keys()]
-      .filter((k) => k.startsWith("conn-drain/players/"))
-      .map((k) => gw.sharedData.get(k)!.value)
-      .find((v) => Buffer.from(v).includes(HOST))!;
-    expect(roster.length).toBeLessThanOrEqual(64 + HOST.length + 8 * 16);
+    expect(rosterOf(gw).length).toBeLessThanOrEqual(64 + HOST.length + 8 * 16);
     // Oldest forgotten first: the first leavers are strangers now, the last eight return.
     expect(refused(join(gw, "p0", 0))).toBe(true);
     expect(refused(join(gw, "p191", 1))).toBe(true);
