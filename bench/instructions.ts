@@ -282,14 +282,22 @@ async function players(
   const workers = PLAYERS_WORKERS;
   const shape = `${workers} VMs, ${PLAYERS_HOSTS} hosts x ${PLAYERS_PER_HOST} players online`;
   const off = await metered(module, { workers });
-  out("players-off", `open + close with player ids, players off, ${shape}`, playerCycles(off, plan));
+  out(
+    "players-off",
+    `open + close with player ids, players off, ${shape}`,
+    playerCycles(off, plan),
+  );
   let on: Metered;
   try {
     on = await metered(module, { workers, config: { players: { header: "x-player-id" } } });
   } catch {
     on = await metered(module, { workers });
   }
-  out("players-on", `open + close with player ids, players.header, ${shape}`, playerCycles(on, plan));
+  out(
+    "players-on",
+    `open + close with player ids, players.header, ${shape}`,
+    playerCycles(on, plan),
+  );
 }
 
 /** Every host's players online in the background; streams cycle as their second tabs. */

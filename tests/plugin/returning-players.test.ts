@@ -184,7 +184,7 @@ describe("identities are stored only as keyed hashes", () => {
   it("the stored form is SipHash-2-4 under the key in shared data, for ids around a block's length", async () => {
     const gw = await drainGateway({ players: { header: "x-player-id" } });
     const ids = [1, 7, 8, 9, 15, 16, 17, 64].map((n) => "abcdefghij".repeat(7).slice(0, n));
-    ids.forEach((id, i) => join(gw, id, i % 4));
+    for (const [i, id] of ids.entries()) join(gw, id, i % 4);
     const key = gw.sharedData.get("conn-drain/player-key")!.value;
     const roster = Buffer.from(rosterOf(gw));
     for (const id of ids) {
