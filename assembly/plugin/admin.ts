@@ -65,6 +65,8 @@ export class AdminEndpoint {
     /** The drain terms of this endpoint's config, copied into each drain it starts. */
     public rules: DrainConfig,
     public keyBy: KeyBy,
+    /** Whether this config keeps rosters: answers then carry distinct players. */
+    public players: bool,
   ) {}
 
   /** admin.path as bytes, to test every stream's :path without decoding it. */
@@ -116,7 +118,7 @@ export class AdminEndpoint {
       prometheus = req.accept!.includes("text/plain") && !req.accept!.includes("application/json");
     }
     if (query.host !== null) {
-      const one = hostCount(this.table, query.host!);
+      const one = hostCount(this.table, query.host!, this.players);
       if (prometheus) {
         return new AdminReply(
           200,
@@ -126,7 +128,7 @@ export class AdminEndpoint {
       }
       return new AdminReply(200, JSON_TYPE, renderHostJson(this.gateway, one));
     }
-    const all = snapshot(this.table);
+    const all = snapshot(this.table, this.players);
     if (prometheus) {
       return new AdminReply(
         200,
@@ -160,7 +162,7 @@ export class AdminEndpoint {
     }
     if (outcome.drain === null) return problem(outcome.status, outcome.error);
     // Re-read so the answer shows a completion that happened in this very request.
-    const current = hostCount(this.table, host);
+    const current = hostCount(this.table, host, this.players);
     const active = current.active;
     const d = current.drain !== null ? current.drain! : outcome.drain!;
     const out = new ByteBuffer(512);
@@ -172,7 +174,7 @@ export class AdminEndpoint {
   }
 
   private drainList(): ArrayBuffer {
-    const all = snapshot(this.table);
+    const all = snapshot(this.table, this.players);
     const drained: HostCount[] = [];
     for (let i = 0; i < all.hosts.length; i++) {
       const h = unchecked(all.hosts[i]);

@@ -47,7 +47,7 @@ export class PlayerStream extends HttpContext {
   private ended: bool = false;
   /** The player's hashed identity (players configured), 0 for a stranger. */
   private player: u64 = 0;
-  /** Whether this stream is in its host's roster, and named there (not only counted). */
+  /** Whether this stream's config keeps rosters, and whether it was entered in its host's. */
   private inRoster: bool = false;
   private named: bool = false;
 
@@ -126,7 +126,8 @@ export class PlayerStream extends HttpContext {
     if (lease === null) lease = admitIfReturning(table, entry, this.player);
     if (lease === null) return Verdict.Refused;
     this.lease = lease;
-    if (this.player != 0 && lease.slot >= 0) {
+    // Every stream of a host with a slot is entered, identified or not (players.ts says why).
+    if (this.config.players.enabled && lease.slot >= 0) {
       const key = table.keys.playersKeyBytes(lease.slot);
       const max = this.config.players.maxPerHost;
       this.named = table.roster.join(key, entry.hostBytes, this.player, max);

@@ -5,14 +5,19 @@
 // (ReturningOp in slot_ops.ts). Every VM edits the roster by compare-and-swap of the whole value,
 // like a slot; the key is created at configure (table_keys.ts), so no write can race a creation.
 //
+// Streams without an identity are entered too, as player 0 (one entry per VM), so that the
+// roster's streams can be held against the slot's count: a distinct-player figure is exact only
+// when every stream the slot counts is in the roster (none past maxPerHost, none opened before
+// `players` was configured, no write between the two still to land).
+//
 // The roster only informs: who counts as returning, and how many distinct players a host has.
 // Whether a drain may complete is decided by the slot's stream count alone, so a roster that is
 // behind (a write still to come, a VM that died between its slot and roster writes) can make a
 // returning player wait, never a drain complete early.
 //
-// Layout (little-endian): u32 version | u16 hostBytes | host | u32 untracked |
+// Layout (little-endian): u32 version | u16 hostBytes | host |
 //   u32 live | live x (u64 player, u32 vmId, u32 streams) | u32 gone | gone x (u64 player, i64 leftAt)
-// `gone` is oldest first; `untracked` counts streams of players past maxPerHost (named nowhere).
+// `gone` is oldest first.
 import { WasmResult } from "../abi/enums";
 import { rawCas, rawPtr, rawSize, releaseRaw, sharedGetAt, sharedSetAt } from "../abi/hostcalls";
 import { sameMemory } from "./host_cache";
@@ -29,7 +34,7 @@ export const UNKNOWN: i64 = -1;
 
 /** The empty roster every players key is created with. */
 export function emptyRoster(): ArrayBuffer {
-  const out = new ArrayBuffer(18);
+  const out = new ArrayBuffer(14);
   store<u32>(changetype<usize>(out), VERSION);
   return out;
 }
@@ -37,7 +42,6 @@ export function emptyRoster(): ArrayBuffer {
 /** Offsets into a roster value, checked once (every later read stays inside `size`). */
 class RosterView {
   hostSize: usize = 0;
-  untracked: u32 = 0;
   liveAt: usize = 0;
   live: usize = 0;
   goneAt: usize = 0;
@@ -45,13 +49,12 @@ class RosterView {
 
   /** Reads the value at `p`; false if it is not a roster. */
   parse(p: usize, size: usize): bool {
-    if (size < 18 || load<u32>(p) != VERSION) return false;
+    if (size < 14 || load<u32>(p) != VERSION) return false;
     const hostSize = <usize>load<u16>(p, 4);
-    if (<usize>18 + hostSize > size) return false;
+    if (<usize>14 + hostSize > size) return false;
     this.hostSize = hostSize;
-    this.untracked = load<u32>(p + 6 + hostSize);
-    this.live = <usize>load<u32>(p + 10 + hostSize);
-    this.liveAt = p + 14 + hostSize;
+    this.live = <usize>load<u32>(p + 6 + hostSize);
+    this.liveAt = p + 10 + hostSize;
     const goneCount = this.liveAt + this.live * ENTRY;
     if (this.live > size || goneCount + 4 > p + size) return false;
     this.gone = <usize>load<u32>(goneCount);
@@ -65,12 +68,16 @@ class RosterView {
   }
 }
 
-/** How many distinct players a host has, and whether that is all of them. */
+/** What a roster says of a host: its distinct players, and how many streams it holds. */
 export class PlayerCount {
+  /** Whether `players` is all of them (set by the reader, who knows the slot's count). */
+  exact: bool = false;
+
   constructor(
+    /** Distinct identified players with a live stream, over every live VM. */
     public players: i64,
-    /** False when some streams' players are not named (maxPerHost reached, or a VM died). */
-    public exact: bool,
+    /** Streams in the roster (players' and anonymous ones) on live VMs. */
+    public streams: i64,
   ) {}
 }
 
@@ -78,7 +85,7 @@ export class PlayerCount {
 class RosterChange {
   delta: i32 = 0;
   player: u64 = 0;
-  /** Named in the roster (false: counted in `untracked`). Set by an open, read by its close. */
+  /** Entered in the roster (false: it was full). Set by an open, read by its close. */
   named: bool = true;
   maxLive: usize = 0;
   /** Remember the player as gone at this time (0: the host is not draining, forget all gone). */
@@ -96,7 +103,10 @@ export class Roster {
 
   constructor(private liveness: VmLiveness) {}
 
-  /** A stream of `player` opened on this VM; false when the roster is full (it is not named). */
+  /**
+   * A stream of `player` (0: no identity) opened on this VM; false when the roster is full (the
+   * stream is then left out, and the host's figure is no longer exact).
+   */
   join(key: ArrayBuffer, host: ArrayBuffer, player: u64, maxPerHost: i32): bool {
     const c = this.change;
     c.delta = 1;
@@ -122,10 +132,11 @@ export class Roster {
     forgetBefore: i64,
     rememberMax: i32,
   ): void {
+    if (!named) return;
     const c = this.change;
     c.delta = -1;
     c.player = player;
-    c.named = named;
+    c.named = true;
     c.leftAt = leftAt;
     c.forgetBefore = forgetBefore;
     c.rememberMax = <usize>max(rememberMax, 0);
@@ -152,20 +163,32 @@ export class Roster {
     return seen;
   }
 
-  /** Distinct players with a live stream on the host, over every live VM. */
+  /** The host's distinct players and rostered streams, over every live VM. */
   count(key: ArrayBuffer, host: ArrayBuffer): PlayerCount {
-    if (sharedGetAt(key) != WasmResult.Ok) return new PlayerCount(0, true);
+    if (sharedGetAt(key) != WasmResult.Ok) return new PlayerCount(0, 0);
     const p = rawPtr();
     const v = this.view;
-    let result = new PlayerCount(0, true);
+    let result = new PlayerCount(0, 0);
     if (v.parse(p, rawSize()) && v.holds(p, host)) {
-      result = new PlayerCount(this.distinct(v), v.untracked == 0);
+      result = new PlayerCount(this.distinct(v), this.streams(v));
     }
     releaseRaw(p);
     return result;
   }
 
-  /** Distinct players among live VMs' entries: a set in open addressing, twice their number. */
+  private streams(v: RosterView): i64 {
+    let n: i64 = 0;
+    for (let i: usize = 0; i < v.live; i++) {
+      const e = v.liveAt + i * ENTRY;
+      if (this.liveness.isAlive(load<u32>(e, 8))) n += <i64>load<u32>(e, 12);
+    }
+    return n;
+  }
+
+  /**
+   * Distinct identified players among live VMs' entries (player 0 is no player): a set in open
+   * addressing, twice their number.
+   */
   private distinct(v: RosterView): i64 {
     let cap = 64;
     while (<usize>cap < v.live * 2) cap <<= 1;
@@ -176,8 +199,8 @@ export class Roster {
     let n: i64 = 0;
     for (let i: usize = 0; i < v.live; i++) {
       const e = v.liveAt + i * ENTRY;
-      if (!this.liveness.isAlive(load<u32>(e, 8))) continue;
       const player = load<u64>(e);
+      if (player == 0 || !this.liveness.isAlive(load<u32>(e, 8))) continue;
       let h = <u32>(player ^ (player >> 32)) & mask;
       while (true) {
         const at = unchecked(seen[h]);
@@ -224,21 +247,18 @@ export class Roster {
     const gone = mine ? v.gone : 0;
     const self = this.liveness.selfId;
     let at: isize = -1;
-    if (c.named) {
-      for (let i: usize = 0; i < live; i++) {
-        const e = v.liveAt + i * ENTRY;
-        if (load<u64>(e) == c.player && load<u32>(e, 8) == self) {
-          at = <isize>i;
-          break;
-        }
+    for (let i: usize = 0; i < live; i++) {
+      const e = v.liveAt + i * ENTRY;
+      if (load<u64>(e) == c.player && load<u32>(e, 8) == self) {
+        at = <isize>i;
+        break;
       }
     }
-    const w = this.out.reserve(18 + hostSize + (live + 1 + gone + 1) * ENTRY);
+    const w = this.out.reserve(14 + hostSize + (live + 1 + gone + 1) * ENTRY);
     store<u32>(w, VERSION);
     store<u16>(w, <u16>hostSize, 4);
     memory.copy(w + 6, changetype<usize>(host), hostSize);
-    let untracked = mine ? v.untracked : 0;
-    let o = w + 14 + hostSize;
+    let o = w + 10 + hostSize;
     let kept = live;
     if (live > 0) memory.copy(o, v.liveAt, live * ENTRY);
     if (at >= 0) {
@@ -259,14 +279,15 @@ export class Roster {
         store<u32>(e, 1, 12);
         kept++;
       } else {
+        // Full: the stream stays out (the host's figure then says it is not exact).
         c.named = false;
-        untracked++;
+        return false;
       }
-    } else if (!c.named && untracked > 0) {
-      untracked--;
+    } else if (c.delta < 0) {
+      // Not ours to release (the roster started afresh since): nothing to write.
+      return false;
     }
-    store<u32>(w + 6 + hostSize, untracked);
-    store<u32>(w + 10 + hostSize, <u32>kept);
+    store<u32>(w + 6 + hostSize, <u32>kept);
     o += kept * ENTRY;
     this.out.size = this.writeGone(o, gone) - w;
     return true;

@@ -69,7 +69,15 @@ export class ConnDrainRoot extends RootContext {
     // Without a token or an allow-list the admin path is off: streams need not look at :path.
     this.admin = !config.admin.enabled
       ? null
-      : new AdminEndpoint(config.admin, gateway, vm.table, vm.drains, config.drain, config.keyBy);
+      : new AdminEndpoint(
+          config.admin,
+          gateway,
+          vm.table,
+          vm.drains,
+          config.drain,
+          config.keyBy,
+          config.players.enabled,
+        );
     setTickPeriod(<u32>config.tickMs);
     log(
       LogLevel.Info,

@@ -74,17 +74,28 @@ function slotIndexOf(table: ConnectionTable, host: string): i32 {
   return indexed < 0 || indexed == hinted || slotAt(table, indexed, host) === null ? -1 : indexed;
 }
 
-/** The distinct players of the host on slot `i` (null without players, or without a slot). */
+/**
+ * The distinct players of the host on slot `i`, whose slot counts `counted` live streams and whose
+ * overflow slot `overflow` (null without players). Exact only when the roster holds every one of
+ * those streams: none in overflow (no roster), none left out of a full roster, none opened
+ * before players were configured; else a lower bound.
+ */
 function playersOn(
   table: ConnectionTable,
+  players: bool,
   i: i32,
   name: ArrayBuffer,
+  counted: i64,
   overflow: i64,
 ): PlayerCount | null {
-  if (!table.playerKey.loaded || i < 0) return null;
+  if (!players || !table.playerKey.loaded) return null;
+  if (i < 0) {
+    const none = new PlayerCount(0, 0);
+    none.exact = overflow == 0;
+    return none;
+  }
   const count = table.roster.count(table.keys.playersKeyBytes(i), name);
-  // Streams in overflow have no roster: the count is then a lower bound.
-  if (overflow > 0) count.exact = false;
+  count.exact = overflow == 0 && count.streams == counted;
   return count;
 }
 
@@ -98,15 +109,15 @@ export function slotAt(table: ConnectionTable, i: i32, host: string | null = nul
 }
 
 /** What `?host=` answers: the host's count, never below the truth (see HostCount). */
-export function hostCount(table: ConnectionTable, host: string): HostCount {
+export function hostCount(table: ConnectionTable, host: string, players: bool): HostCount {
   const i = slotIndexOf(table, host);
   const slot: Slot | null = i < 0 ? null : slotAt(table, i, host);
   const overflow = table.overflowFor(host);
   const active = slot === null ? 0 : table.total(slot);
   const name = String.UTF8.encode(host);
   const drain: Drain | null = slot === null ? null : slot.drain;
-  const players = playersOn(table, slot === null ? -1 : i, name, overflow);
-  return new HostCount(name, active + overflow, drain, overflow, players);
+  const count = playersOn(table, players, slot === null ? -1 : i, name, active, overflow);
+  return new HostCount(name, active + overflow, drain, overflow, count);
 }
 
 /**
@@ -116,7 +127,7 @@ export function hostCount(table: ConnectionTable, host: string): HostCount {
  * place (a slot is decoded only for its drain). A host is listed once its claim is published;
  * a claim still in progress shows a moment later.
  */
-export function snapshot(table: ConnectionTable): TableSnapshot {
+export function snapshot(table: ConnectionTable, players: bool): TableSnapshot {
   const out = new TableSnapshot();
   const overflow = new StaticArray<i64>(OVERFLOW_BUCKETS);
   for (let b = 0; b < OVERFLOW_BUCKETS; b++) {
@@ -143,7 +154,7 @@ export function snapshot(table: ConnectionTable): TableSnapshot {
       const host = at + 2;
       const slot = <i32>load<u32>(host + hostSize);
       at += 6 + hostSize;
-      listHost(table, out, overflow, host, hostSize, slot);
+      listHost(table, players, out, overflow, host, hostSize, slot);
     }
   }
   out.totalActive += out.overflow;
@@ -153,6 +164,7 @@ export function snapshot(table: ConnectionTable): TableSnapshot {
 /** Adds the host named by the bytes at `host` if slot `i` holds it (a stale entry lists nothing). */
 function listHost(
   table: ConnectionTable,
+  players: bool,
   out: TableSnapshot,
   overflow: StaticArray<i64>,
   host: usize,
@@ -169,7 +181,7 @@ function listHost(
   const shared = unchecked(overflow[overflowBucketAt(host, hostSize)]);
   const name = new ArrayBuffer(<i32>hostSize);
   memory.copy(changetype<usize>(name), host, hostSize);
-  const players = playersOn(table, i, name, shared);
-  out.hosts.push(new HostCount(name, active + shared, drain, shared, players));
+  const count = playersOn(table, players, i, name, active, shared);
+  out.hosts.push(new HostCount(name, active + shared, drain, shared, count));
   out.totalActive += active;
 }

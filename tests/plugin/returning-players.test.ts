@@ -8,6 +8,7 @@ import { parseDrainComplete } from "../../receiver/signature.js";
 import {
   bodyOf,
   completeKey,
+  drainConfig,
   drainGateway,
   drainOf,
   startDrain,
@@ -288,6 +289,20 @@ describe("distinct players", () => {
     expect(hostView(gw, 3)).toMatchObject({ active: 11, players: 9 });
     const list = JSON.parse(adminRequest(gw, "/.conn-drain").body) as { hosts: HostView[] };
     expect(list.hosts.find((h) => h.host === HOST)).toMatchObject({ players: 9 });
+  });
+
+  it("configured while streams are open: a floor until those streams are gone", async () => {
+    const gw = await drainGateway({});
+    const before = [join(gw, "p0", 0), join(gw, "p1", 1)];
+    const update = await gw.updateConfig(
+      JSON.stringify({ ...drainConfig, players: { header: "x-player-id" } }),
+    );
+    expect(update.accepted).toBe(true);
+    join(gw, "p2", 2);
+    join(gw, "p0", 3);
+    expect(hostView(gw)).toMatchObject({ active: 4, players: 2, playersExact: false });
+    for (const s of before) s.close();
+    expect(hostView(gw)).toMatchObject({ active: 2, players: 2, playersExact: true });
   });
 
   it("a crashed worker's players stop counting once it is found dead", async () => {
