@@ -20,6 +20,11 @@ export interface DrainInfo {
   completedAt?: string;
   reason?: "drained" | "deadline";
   remaining?: number;
+  /** The episode's drain.reconnectGraceSeconds, its returning players' streams let in and the
+   * new streams refused (drain.rejectNew); absent from plugins older than returning players. */
+  reconnectGraceSeconds?: number;
+  returning?: number;
+  refused?: number;
   delivery: {
     state: "none" | "pending" | "delivered" | "failed";
     attempts: number;
@@ -34,6 +39,11 @@ export interface HostInfo {
   /** false when `active` counts the host's overflow bucket, which may hold other hosts' streams. */
   exact?: boolean;
   overflow?: number;
+  /** Distinct players with a live stream (over this replica's workers); only with `players`
+   * configured, and only from plugins that know players. */
+  players?: number;
+  /** false when `players` is a lower bound (streams the roster does not name). */
+  playersExact?: boolean;
   draining: boolean;
   drain?: DrainInfo;
 }

@@ -17,6 +17,12 @@ export interface ReplicaAnswer {
   hosts: Map<string, HostInfo>;
 }
 
+/** One replica's distinct players on a host; `exact` false: a lower bound. */
+export interface ReplicaPlayers {
+  players: number;
+  exact: boolean;
+}
+
 export interface HostRow {
   host: string;
   /** Summed over the replicas that answered. */
@@ -25,7 +31,20 @@ export interface HostRow {
   exact: boolean;
   /** Per replica, in replica order; null where the replica did not answer. */
   perReplica: (number | null)[];
+  /**
+   * Distinct players summed over the replicas that answered (each counts its own; a player
+   * with streams through two replicas counts on both). Meaningful when `Fleet.players`.
+   */
+  players: number;
+  /** false when some replica's figure is a lower bound, or it holds streams but gives none. */
+  playersExact: boolean;
+  /** Per replica, in replica order; null where it did not answer or gives no figure. */
+  perReplicaPlayers: (ReplicaPlayers | null)[];
   drain: string;
+  /** The drain records' returning and refused streams summed over the replicas; null when no
+   * replica's drain of the host carries them (no drain, or plugins older than them). */
+  returning: number | null;
+  refused: number | null;
   delivery: string;
   /** true only when every replica answered with 0 active and a completed drain; null: unknown. */
   drained: boolean | null;
@@ -34,6 +53,8 @@ export interface HostRow {
 
 export interface Fleet {
   replicas: ReplicaAnswer[];
+  /** Some replica reports distinct players (it has `players` configured and knows them). */
+  players: boolean;
   hosts: HostRow[];
   failures: { name: string; url: string; failure: Failure }[];
 }
@@ -63,7 +84,8 @@ export async function gather(clients: AdminClient[], host?: string): Promise<Fle
   const failures = replicas.flatMap((r) =>
     r.failure ? [{ name: r.name, url: r.url, failure: r.failure }] : [],
   );
-  return { replicas, hosts, failures };
+  const players = replicas.some((r) => [...r.hosts.values()].some((h) => h.players !== undefined));
+  return { replicas, players, hosts, failures };
 }
 
 function hostRow(host: string, replicas: ReplicaAnswer[]): HostRow {
@@ -81,6 +103,25 @@ function hostRow(host: string, replicas: ReplicaAnswer[]): HostRow {
   });
   const replicaDrained = (r: ReplicaAnswer) =>
     (info(r)?.active ?? 0) === 0 && info(r)?.drain?.state === "completed";
+  // A replica with no stream of the host has no player there, figure or not; one with streams
+  // and no figure (players not configured there, an older plugin, streams in overflow) leaves
+  // the sum a lower bound.
+  const perReplicaPlayers = replicas.map((r): ReplicaPlayers | null => {
+    const i = info(r);
+    if (r.failure) return null;
+    if (i?.players !== undefined) return { players: i.players, exact: i.playersExact !== false };
+    return (i?.active ?? 0) === 0 ? { players: 0, exact: true } : null;
+  });
+  const playersExact = perReplicaPlayers.every(
+    (p, k) => replicas[k]?.failure !== undefined || p?.exact === true,
+  );
+  const episodeSum = (field: "returning" | "refused") => {
+    const figures = answered.flatMap((r) => {
+      const n = info(r)?.drain?.[field];
+      return n === undefined ? [] : [n];
+    });
+    return figures.length === 0 ? null : figures.reduce((a, b) => a + b, 0);
+  };
   // Never "drained" on partial information: a replica that did not answer may hold players.
   let drained: boolean | null = answered.every(replicaDrained);
   if (drained && answered.length < replicas.length) drained = null;
@@ -90,7 +131,12 @@ function hostRow(host: string, replicas: ReplicaAnswer[]): HostRow {
     active: answered.reduce((n, r) => n + (info(r)?.active ?? 0), 0),
     exact: answered.every((r) => info(r)?.exact !== false),
     perReplica: replicas.map((r) => (r.failure ? null : (info(r)?.active ?? 0))),
+    players: perReplicaPlayers.reduce((n, p) => n + (p?.players ?? 0), 0),
+    playersExact,
+    perReplicaPlayers,
     drain: drainStates.every((s) => s === "none") ? "-" : agreement(drainStates),
+    returning: episodeSum("returning"),
+    refused: episodeSum("refused"),
     delivery: deliveries.every((s) => s === "-") ? "-" : agreement(deliveries),
     drained,
     drains,

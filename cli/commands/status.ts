@@ -1,5 +1,6 @@
-// `conn-drain status`: one table of hosts over every gateway replica — active players summed and
-// per replica, drain and webhook-delivery state — optionally redrawn in place (--watch).
+// `conn-drain status`: one table of hosts over every gateway replica — active streams summed and
+// per replica, distinct players where the plugin knows them, drain and webhook-delivery state —
+// optionally redrawn in place (--watch).
 import type { AdminClient } from "../admin-client.js";
 import { type Command, type Io, str, type Values } from "../args.js";
 import { usage } from "../errors.js";
@@ -8,20 +9,29 @@ import { replicaFlags, resolveClients } from "../replicas.js";
 import { renderTable } from "../table.js";
 
 function renderFleet(fleet: Fleet): string {
+  // Columns about players only when some replica reports them (players configured, a plugin that
+  // knows players): a fleet without them reads as it always did.
+  const players = fleet.players;
+  const episode = players && fleet.hosts.some((h) => h.returning !== null || h.refused !== null);
+  const figure = (n: number | null) => (n === null ? "-" : String(n));
   const header = [
     "HOST",
     "ACTIVE",
+    ...(players ? ["PLAYERS"] : []),
     // Replica names stay as written (pod names, addresses): they are values to copy, not labels.
     ...fleet.replicas.map((r) => r.name),
     "DRAIN",
+    ...(episode ? ["RETURNING", "REFUSED"] : []),
     "DELIVERY",
     "DRAINED",
   ];
   const rows = fleet.hosts.map((h) => [
     h.host,
     h.exact ? String(h.active) : `≤${h.active}`,
+    ...(players ? [h.playersExact ? String(h.players) : `≥${h.players}`] : []),
     ...h.perReplica.map((n) => (n === null ? "?" : String(n))),
     h.drain,
+    ...(episode ? [figure(h.returning), figure(h.refused)] : []),
     h.delivery,
     h.drained === null ? "unknown" : h.drained ? "yes" : "no",
   ]);
@@ -31,6 +41,10 @@ function renderFleet(fleet: Fleet): string {
       : "no hosts tracked on the replicas that answered\n";
   if (fleet.hosts.some((h) => !h.exact)) {
     out += "≤N: an upper bound; the count includes the host's overflow bucket (maxHosts is full)\n";
+  }
+  if (players && fleet.hosts.some((h) => !h.playersExact)) {
+    out +=
+      "≥N: a lower bound; a replica could not name every player of the host (players.maxPerHost full, overflow, streams from before players was configured) or reports no players (older plugin)\n";
   }
   for (const f of fleet.failures) {
     const where = f.url.endsWith(`//${f.name}`) ? f.url : `${f.name} (${f.url})`;
@@ -53,10 +67,20 @@ function fleetJson(fleet: Fleet): unknown {
       host: h.host,
       active: h.active,
       exact: h.exact,
+      // Only when some replica reports players, as in the table.
+      ...(fleet.players ? { players: h.players, playersExact: h.playersExact } : {}),
+      ...(h.returning !== null ? { returning: h.returning } : {}),
+      ...(h.refused !== null ? { refused: h.refused } : {}),
       drained: h.drained,
       replicas: fleet.replicas.map((r, i) => ({
         name: r.name,
         active: h.perReplica[i] ?? null,
+        ...(fleet.players
+          ? {
+              players: h.perReplicaPlayers[i]?.players ?? null,
+              playersExact: h.perReplicaPlayers[i]?.exact ?? null,
+            }
+          : {}),
         drain: h.drains[i] ?? null,
       })),
     })),
@@ -125,7 +149,10 @@ export const statusCommand: Command = {
   usage: "status [--gateway URL,… | --service NAME -n NS] [--host H] [--json] [--watch]",
   description: `
 Reads the admin path (GET /.conn-drain, or ?host=H) of every gateway replica at once and prints
-one row per host: ACTIVE summed over the replicas, one column per replica, the drain state and
+one row per host: ACTIVE summed over the replicas, PLAYERS (distinct players, summed over the
+replicas; only when a replica reports them, i.e. the plugin has "players" configured; "≥N" is a
+lower bound), one column per replica, the drain state (with players: RETURNING, streams of
+players let back in within drain.reconnectGraceSeconds, and REFUSED, new streams answered 503),
 the webhook delivery state (one word when all replicas agree, else "state n/N" per value), and
 DRAINED: "yes" only when every replica answered with 0 active and a completed drain, "unknown"
 when a replica did not answer. Replicas are the --gateway addresses, else the endpoints of the

@@ -15,15 +15,19 @@ export interface Player {
   leave(timeoutMs?: number): Promise<void>;
 }
 
-/** Connects one player; rejects with the HTTP status when the gateway refuses the upgrade. */
+/**
+ * Connects one player; rejects with the HTTP status when the gateway refuses the upgrade.
+ * `headers` go on the upgrade request, e.g. the player's identity (`players.header`).
+ */
 export function joinGame(
   gatewayUrl: string,
   host: string,
   id: number,
   timeoutMs = 5_000,
+  headers: Record<string, string> = {},
 ): Promise<Player> {
   const ws = new WebSocket(`${gatewayUrl.replace(/^http/, "ws")}/play?player=${id}`, {
-    headers: { host },
+    headers: { ...headers, host },
     handshakeTimeout: timeoutMs,
   });
   let connected = false;

@@ -11,6 +11,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AdminClient } from "../../gateway/demo/admin-client.js";
 import { type GameServer, startGameServer } from "../../gateway/demo/game-server.js";
 import { joinGame, type Player } from "../../gateway/demo/players.js";
 import { ADMIN_TOKEN, pluginConfig } from "../../gateway/demo/testbed.js";
@@ -342,5 +343,155 @@ describe("status --watch", () => {
       if (!thirdClosed) await third.close();
     }
     expect(await exited).toBe(0);
+  });
+});
+
+describe("status with players configured (players.header, drain.reconnectGraceSeconds)", () => {
+  const PHOST = "game7.postio.example.com";
+  const ID = "x-player-id";
+  const mine: Player[] = [];
+  // a and b know players; c too, with room to name one player a host; old is configured
+  // without players and so answers as a plugin older than them does: no "players" at all.
+  const gw: Record<"a" | "b" | "c" | "old", LocalGateway | undefined> = {
+    a: undefined,
+    b: undefined,
+    c: undefined,
+    old: undefined,
+  };
+  const withPlayers = (id: string, players: Record<string, unknown> | undefined) =>
+    startLocalGateway({
+      workers: 2,
+      config: pluginConfig({
+        webhook: undefined,
+        // reconnectGraceSeconds needs players.
+        ...(players
+          ? { players, drain: { rejectNew: true, retryAfterSeconds: 5, reconnectGraceSeconds: 30 } }
+          : {}),
+      }),
+      routes: [{ host: PHOST, address: game.address, cluster: defaultCluster(PHOST, "0:5000") }],
+      nodeId: id,
+    });
+  const join = async (g: LocalGateway | undefined, who: string | null, n: number) => {
+    const p = await joinGame(g!.url, PHOST, n, 5_000, who === null ? {} : { [ID]: who });
+    mine.push(p);
+    return p;
+  };
+  const gws = (...names: (keyof typeof gw)[]) => names.map((n) => addr(gw[n])).join(",");
+  const row = (out: string) => out.split("\n").find((l) => l.startsWith(PHOST)) ?? "";
+
+  beforeAll(async () => {
+    gw.a = await withPlayers("higress-gateway-pa", { header: ID });
+    gw.b = await withPlayers("higress-gateway-pb", { header: ID });
+    gw.c = await withPlayers("higress-gateway-pc", { header: ID, maxPerHost: 1 });
+    gw.old = await withPlayers("higress-gateway-old", undefined);
+    // a: alice in two tabs and bob (3 streams, 2 players); b: carol and a stream with no
+    // identity (2 streams, 1 player); c: erin and frank, only one of whom its roster can name;
+    // old: dave.
+    await join(gw.a, "alice", 1);
+    await join(gw.a, "alice", 2);
+    await join(gw.a, "bob", 3);
+    await join(gw.b, "carol", 4);
+    await join(gw.b, null, 5);
+    await join(gw.c, "erin", 6);
+    await join(gw.c, "frank", 7);
+    await join(gw.old, "dave", 8);
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled(mine.map((p) => p.leave(2_000)));
+    for (const g of Object.values(gw)) await g?.close();
+  });
+
+  it("shows PLAYERS beside ACTIVE, each replica's distinct players summed", async () => {
+    const r = await status(["-g", gws("a", "b")]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    const [head] = r.out.split("\n");
+    expect(head).toMatch(
+      new RegExp(`^HOST +ACTIVE +PLAYERS +${gws("a")} +${gws("b")} +DRAIN +DELIVERY +DRAINED$`),
+    );
+    // alice's two tabs count once; the stream with no identity is a stream, not a player.
+    expect(row(r.out)).toMatch(/ +5 +3 +3 +2 +- +- +no$/);
+    expect(r.out).not.toContain("≥");
+  });
+
+  it("marks the sum ≥ when a replica cannot name every player, or reports none", async () => {
+    // An older plugin (no figure) beside one that knows players: a lower bound.
+    const mixed = await status(["-g", gws("a", "old")]);
+    expect(mixed.code).toBe(0);
+    expect(mixed.out.split("\n")[0]).toMatch(/^HOST +ACTIVE +PLAYERS +/);
+    expect(row(mixed.out)).toMatch(/ +4 +≥2 +3 +1 +- +- +no$/);
+    expect(mixed.out).toContain("≥N: a lower bound;");
+    // The plugin's own lower bound (players.maxPerHost full): playersExact false.
+    const full = await status(["-g", gws("c")]);
+    expect(row(full.out)).toMatch(/ +2 +≥1 +2 +- +- +no$/);
+    // No replica reports players: the table an older fleet always had.
+    const old = await status(["-g", gws("old")]);
+    expect(old.out.split("\n")[0]).toMatch(
+      new RegExp(`^HOST +ACTIVE +${gws("old")} +DRAIN +DELIVERY +DRAINED$`),
+    );
+    expect(row(old.out)).toMatch(/ +1 +1 +- +- +no$/);
+    expect(old.out).not.toContain("≥");
+  });
+
+  it("--json passes the sum and each replica's figure through", async () => {
+    const r = await status(["-g", gws("a", "old", "c"), "--host", PHOST, "--json"]);
+    expect(r.code).toBe(0);
+    const [host] = JSON.parse(r.out).hosts;
+    expect(host).toEqual({
+      host: PHOST,
+      active: 6,
+      exact: true,
+      players: 3,
+      playersExact: false,
+      drained: false,
+      replicas: [
+        { name: gws("a"), active: 3, players: 2, playersExact: true, drain: null },
+        { name: gws("old"), active: 1, players: null, playersExact: null, drain: null },
+        { name: gws("c"), active: 2, players: 1, playersExact: false, drain: null },
+      ],
+    });
+    // Without players anywhere, the document is as before: no players fields.
+    const old = await status(["-g", gws("old"), "--host", PHOST, "--json"]);
+    expect(Object.keys(JSON.parse(old.out).hosts[0])).toEqual([
+      "host",
+      "active",
+      "exact",
+      "drained",
+      "replicas",
+    ]);
+  });
+
+  it("while draining: RETURNING (a player back within the grace) and REFUSED (strangers), summed", async () => {
+    const d = await runCli(["drain", "--host", PHOST, "-g", gws("a", "b")], {
+      cwd: dir,
+      env,
+    });
+    expect(d.code, d.err).toBe(0);
+    // One of alice's tabs blips and comes back through the same replica: let in.
+    await mine[1]!.leave();
+    await waitFor("a at 2", async () =>
+      new AdminClient(gw.a!.url, ADMIN_TOKEN).host(PHOST).then((h) => h.active === 2),
+    );
+    await join(gw.a, "alice", 9);
+    // Strangers, one per replica: 503.
+    for (const [g, who] of [
+      [gw.a, "mallory"],
+      [gw.b, null],
+    ] as const)
+      await expect(join(g, who, 10)).rejects.toMatchObject({ status: 503 });
+    const r = await status(["-g", gws("a", "b")]);
+    expect(r.code).toBe(0);
+    expect(r.out.split("\n")[0]).toMatch(
+      /^HOST +ACTIVE +PLAYERS +\S+ +\S+ +DRAIN +RETURNING +REFUSED +DELIVERY +DRAINED$/,
+    );
+    expect(row(r.out)).toMatch(/ +5 +3 +3 +2 +draining +1 +2 +- +no$/);
+    const json = await status(["-g", gws("a", "b"), "--json"]);
+    const [host] = JSON.parse(json.out).hosts;
+    expect(host).toMatchObject({ active: 5, players: 3, returning: 1, refused: 2 });
+    expect(host.replicas.map((x: { drain: unknown }) => x.drain)).toEqual([
+      expect.objectContaining({ reconnectGraceSeconds: 30, returning: 1, refused: 1 }),
+      expect.objectContaining({ reconnectGraceSeconds: 30, returning: 0, refused: 1 }),
+    ]);
   });
 });
