@@ -1,21 +1,26 @@
 // `make demo`: conn-drain end to end on one machine. Starts the local gateway (a development
 // tool: Node proxies HTTP/WebSocket and runs build/plugin.wasm on every stream through our
 // proxy-wasm host, over 4 worker VMs), three WebSocket game servers and a webhook receiver,
-// connects real WebSocket players, drains game1 through the admin path and checks the signed
-// drain-complete webhook. Everything listens on 127.0.0.1 with ephemeral ports.
+// connects real WebSocket players (each naming itself in x-player-id), drains game1 through the
+// admin path and checks the signed drain-complete webhook, then drains game2 while one of its
+// players blips and comes back (let in within drain.reconnectGraceSeconds; a stranger gets 503).
+// Everything listens on 127.0.0.1 with ephemeral ports.
 import { statSync } from "node:fs";
 import { connect } from "node:net";
 import { parseArgs } from "node:util";
 import { joinGame, type Player } from "../gateway/demo/players.js";
 import { ADMIN_TOKEN, hostOf, startTestbed, type Testbed } from "../gateway/demo/testbed.js";
 import { waitFor } from "../gateway/demo/wait.js";
+import type { Delivery } from "../gateway/demo/webhook-sink.js";
 import { parseUpstream, type Route } from "../gateway/routes.js";
 
 const HELP = `Usage: npx tsx scripts/demo.ts [options]      (make demo)
 
 Runs conn-drain's local demo: a local gateway running build/plugin.wasm over worker VMs,
 three WebSocket game servers, a webhook receiver and simulated players; drains game1 through
-the admin path and verifies the drain-complete webhook. Exits 0 when every check passed.
+the admin path and verifies the drain-complete webhook; then drains game2 while a player's
+connection blips: back within drain.reconnectGraceSeconds it is let in, a stranger gets 503.
+Exits 0 when every check passed.
 
 The local gateway is a development tool for trying the plugin on one machine: it is not a
 production proxy (no TLS, HTTP/1.1 only, loopback only). Deploy conn-drain on Higress.
@@ -48,6 +53,24 @@ function clientView(players: Player[], hosts: string[]): Record<string, number> 
 }
 
 const short = (h: string) => h.split(".")[0];
+
+/** Where a player names itself (the plugin's `players.header`). */
+const PLAYER_HEADER = "x-player-id";
+/** How long after leaving a draining host a player is let back in (drain.reconnectGraceSeconds). */
+const GRACE_SECONDS = 10;
+const identity = (id: number) => ({ [PLAYER_HEADER]: `player-${id}` });
+/** A player joining `host`, named `player-<id>`. */
+const join = (tb: Testbed, host: string, id: number) =>
+  joinGame(tb.gateway.url, host, id, 5_000, identity(id));
+/** The HTTP status a new player gets: 101 (the WebSocket upgrade) or the gateway's refusal. */
+const attempt = (tb: Testbed, host: string, id: number, players: Player[]) =>
+  join(tb, host, id).then(
+    (p) => {
+      players.push(p);
+      return 101;
+    },
+    (e: { status?: number }) => e.status ?? -1,
+  );
 
 /** Why nothing can be reached at `ip:port`, or undefined when something accepts connections. */
 function unreachable(address: string): Promise<string | undefined> {
@@ -119,7 +142,17 @@ async function main(): Promise<void> {
   }
   const wasmBytes = statSync("build/plugin.wasm").size;
 
-  const tb = await startTestbed({ workers, routes, port: values.port ? Number(values.port) : 0 });
+  const tb = await startTestbed({
+    workers,
+    routes,
+    port: values.port ? Number(values.port) : 0,
+    // Players name themselves in a header, and a player back within the grace is let into a
+    // draining host: the pluginConfig defaults plus the two settings the last scene shows.
+    config: {
+      players: { header: PLAYER_HEADER },
+      drain: { rejectNew: true, retryAfterSeconds: 5, reconnectGraceSeconds: GRACE_SECONDS },
+    },
+  });
   const players: Player[] = [];
   try {
     say(`local gateway ${tb.gateway.url} (development tool, not a production proxy)`);
@@ -138,7 +171,7 @@ async function main(): Promise<void> {
     ];
     let id = 0;
     for (const [host, n] of plan) {
-      for (let k = 0; k < n; k++) players.push(await joinGame(tb.gateway.url, host, ++id));
+      for (let k = 0; k < n; k++) players.push(await join(tb, host, ++id));
       say(`${n} players joined ${short(host)} (${players.length} connected)`);
     }
     await agree(tb, players, hosts);
@@ -157,13 +190,7 @@ async function main(): Promise<void> {
     detail(
       `episode ${started.drain.episode}, state ${started.drain.state}, active ${started.drain.active}`,
     );
-    const refused = await joinGame(tb.gateway.url, game1, 999).then(
-      (p) => {
-        players.push(p);
-        return 200;
-      },
-      (e: { status?: number }) => e.status ?? -1,
-    );
+    const refused = await attempt(tb, game1, 999, players);
     if (refused !== 503) fail(`a new player on draining game1 got ${refused}, not 503`);
     say("a new player trying game1 is refused: 503 (drain.rejectNew), game0 and game2 still open");
 
@@ -180,40 +207,119 @@ async function main(): Promise<void> {
     }
 
     // 4. the webhook
-    const d = await waitFor("the drain-complete webhook", () => tb.sink.deliveries()[0], 10_000);
-    const b = d.body ?? fail("the webhook body is not a drain-complete record");
-    say(`drain-complete webhook received: POST ${d.path}`);
-    detail(`host ${b.host}, episode ${b.episode}, reason ${b.reason}, remaining ${b.remaining}`);
-    detail(`gateway ${b.gateway}, upstreams ${b.upstreams.join(", ")}`);
-    detail(`idempotency-key ${d.idempotencyKey}  signature ${d.signature?.slice(0, 30)}...`);
-    if (!d.verified) fail("the webhook's HMAC signature or idempotency key did not verify");
-    if (b.host !== game1 || b.episode !== started.drain.episode || b.remaining !== 0) {
-      fail("the webhook does not describe the drain that was started");
-    }
-    say("verified: HMAC-SHA256 over t + raw body matches, t is fresh, idempotency key = episode");
-    const drain = await waitFor("delivery recorded by the plugin", async () =>
-      (await tb.admin.drains()).find((x) => x.host === game1 && x.delivery.state === "delivered"),
-    );
-    detail(
-      `plugin: ${drain.state}, delivery ${drain.delivery.state} after ${drain.delivery.attempts} attempt(s)`,
-    );
+    await checkWebhook(tb, game1, started.drain.episode);
 
-    // 5. summary
+    // 5. game2: a player's connection blips while it drains, and the player comes back
+    await returningPlayer(tb, players, hosts, pace);
+
+    // 6. summary
     const prom = (await tb.admin.prometheus())
       .split("\n")
-      .filter((l) => l.startsWith("conn_drain_active"));
+      .filter((l) => /^conn_drain_(active|players)\{/.test(l));
     say("summary");
     detail(`admin path: ${await countsLine(tb, hosts)}`);
     for (const [host, g] of tb.games) detail(`${short(host)} server sees ${g.players()} player(s)`);
     for (const l of prom) detail(l);
-    detail(`webhooks: ${tb.sink.deliveries().length} delivery, verified, drain of game1 complete`);
+    const n = tb.sink.deliveries().length;
+    detail(`webhooks: ${n} deliveries, verified: drains of game1 and game2 complete`);
+    if (n !== 2) fail(`${n} webhook deliveries, not one per drain`);
 
     if (values.serve) await serve(tb, hosts);
-    else say("done: game1 drained and signalled exactly once (use --serve to keep it running)");
+    else
+      say(
+        "done: game1 and game2 drained, each signalled exactly once (use --serve to keep it running)",
+      );
   } finally {
     await Promise.allSettled(players.map((p) => p.leave(2_000)));
     await tb.close();
   }
+}
+
+/** The one drain-complete webhook of `episode`: printed, its signature and body checked. */
+async function checkWebhook(tb: Testbed, host: string, episode: string): Promise<Delivery> {
+  const mine = () => tb.sink.deliveries().filter((x) => x.body?.episode === episode);
+  const d = await waitFor("the drain-complete webhook", () => mine()[0], 10_000);
+  const b = d.body ?? fail("the webhook body is not a drain-complete record");
+  say(`drain-complete webhook received: POST ${d.path}`);
+  detail(`host ${b.host}, episode ${b.episode}, reason ${b.reason}, remaining ${b.remaining}`);
+  detail(`gateway ${b.gateway}, upstreams ${b.upstreams.join(", ")}`);
+  detail(`idempotency-key ${d.idempotencyKey}  signature ${d.signature?.slice(0, 30)}...`);
+  if (!d.verified) fail("the webhook's HMAC signature or idempotency key did not verify");
+  if (b.host !== host || b.remaining !== 0) {
+    fail("the webhook does not describe the drain that was started");
+  }
+  say("verified: HMAC-SHA256 over t + raw body matches, t is fresh, idempotency key = episode");
+  const drain = await waitFor("delivery recorded by the plugin", async () =>
+    (await tb.admin.drains()).find((x) => x.host === host && x.delivery.state === "delivered"),
+  );
+  detail(
+    `plugin: ${drain.state}, delivery ${drain.delivery.state} after ${drain.delivery.attempts} attempt(s)`,
+  );
+  if (mine().length !== 1) fail(`${mine().length} deliveries of episode ${episode}, not one`);
+  return d;
+}
+
+/**
+ * game2 drains under drain.rejectNew with players configured: one player's connection drops and
+ * the same player reconnects within the grace (let in), a stranger is refused (503), the players
+ * leave, and the one webhook counts both.
+ */
+async function returningPlayer(
+  tb: Testbed,
+  players: Player[],
+  hosts: string[],
+  pace: number,
+): Promise<void> {
+  const game2 = hosts[2] as string;
+  const on = () => players.filter((p) => p.host === game2 && p.connected);
+  const before = await tb.admin.host(game2);
+  say(
+    `returning players: each player names itself in ${PLAYER_HEADER} (players.header); drain.reconnectGraceSeconds is ${GRACE_SECONDS}`,
+  );
+  const started = await tb.admin.startDrain(game2);
+  say(`POST /.conn-drain/drain?host=${game2}`);
+  detail(
+    `episode ${started.drain.episode}, state ${started.drain.state}, active ${started.drain.active}, players ${before.players}`,
+  );
+
+  const blip = on()[0] ?? fail("no player on game2");
+  await blip.drop();
+  const droppedAt = performance.now();
+  await agree(tb, players, hosts);
+  say(`player ${blip.id}'s connection drops (no close handshake)  ${await countsLine(tb, hosts)}`);
+  const back = await attempt(tb, game2, blip.id, players);
+  const after = ((performance.now() - droppedAt) / 1000).toFixed(2);
+  if (back !== 101) fail(`player ${blip.id} reconnecting to draining game2 got ${back}, not 101`);
+  say(
+    `player ${blip.id} reconnects ${after}s later, same ${PLAYER_HEADER}: 101, let back in (returning within ${GRACE_SECONDS} s)`,
+  );
+  const stranger = await attempt(tb, game2, 1000, players);
+  if (stranger !== 503) fail(`a stranger on draining game2 got ${stranger}, not 503`);
+  say(`a stranger (${PLAYER_HEADER}: player-1000) trying game2 is refused: 503 (drain.rejectNew)`);
+  await agree(tb, players, hosts);
+  const view = await tb.admin.host(game2);
+  const d = view.drain ?? fail("game2 shows no drain in the admin path");
+  detail(
+    `admin path: game2 active ${view.active}, drain returning ${d.returning}, refused ${d.refused}`,
+  );
+  if (d.returning !== 1 || d.refused !== 1)
+    fail("game2's drain does not count 1 returning, 1 refused");
+
+  const leaving = on();
+  for (const [i, p] of leaving.entries()) {
+    await new Promise((r) => setTimeout(r, pace));
+    await p.leave();
+    await agree(tb, players, hosts);
+    say(
+      `player ${p.id} left game2 (${leaving.length - i - 1} left)  ${await countsLine(tb, hosts)}`,
+    );
+  }
+  const b = (await checkWebhook(tb, game2, started.drain.episode)).body;
+  detail(
+    `reconnectGraceSeconds ${b?.reconnectGraceSeconds}, returning ${b?.returning}, refused ${b?.refused}  (in the signed body)`,
+  );
+  if (b?.returning !== 1 || b.refused !== 1)
+    fail("game2's webhook does not count 1 returning player and 1 refused stream");
 }
 
 async function serve(tb: Testbed, hosts: string[]): Promise<void> {
@@ -223,7 +329,9 @@ async function serve(tb: Testbed, hosts: string[]): Promise<void> {
   detail(`curl ${auth} '${tb.gateway.url}/.conn-drain?format=prometheus'`);
   detail(`curl ${auth} -X POST '${tb.gateway.url}/.conn-drain/drain?host=${hosts[0]}'`);
   detail(`curl -H 'Host: ${hosts[2]}' ${tb.gateway.url}/status`);
-  detail(`WebSocket: ws://127.0.0.1:${tb.gateway.port}/play with header 'Host: ${hosts[2]}'`);
+  detail(
+    `WebSocket: ws://127.0.0.1:${tb.gateway.port}/play with headers 'Host: ${hosts[2]}' and '${PLAYER_HEADER}: you'`,
+  );
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);

@@ -7,7 +7,11 @@ import { request } from "node:http";
 export interface HostView {
   host: string;
   active: number;
+  /** Distinct players, with `players` configured; `playersExact` false: a lower bound. */
+  players?: number;
+  playersExact?: boolean;
   draining: boolean;
+  drain?: Omit<DrainView, "host" | "active">;
 }
 
 export interface AdminView {
@@ -23,6 +27,10 @@ export interface DrainView {
   episode: string;
   state: "draining" | "completed" | "cancelled";
   reason?: string;
+  /** The episode's drain.reconnectGraceSeconds, returning players let in, new streams refused. */
+  reconnectGraceSeconds?: number;
+  returning?: number;
+  refused?: number;
   delivery: { state: string; attempts: number; lastError?: string };
 }
 

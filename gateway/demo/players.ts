@@ -13,6 +13,8 @@ export interface Player {
   echo(text: string, timeoutMs?: number): Promise<void>;
   /** Closes cleanly and resolves once the close handshake is done. */
   leave(timeoutMs?: number): Promise<void>;
+  /** Drops the connection with no close handshake (a network blip); resolves once it is closed. */
+  drop(): Promise<void>;
 }
 
 /**
@@ -76,6 +78,13 @@ export function joinGame(
           resolve();
         });
         ws.close(1000, "bye");
+      });
+    },
+    drop() {
+      return new Promise((resolve) => {
+        if (ws.readyState === WebSocket.CLOSED) return resolve();
+        ws.once("close", () => resolve());
+        ws.terminate();
       });
     },
   };

@@ -130,6 +130,42 @@ describe("docs/local-gateway.md, the demo with your own upstream", () => {
   });
 });
 
+describe("README.md, Two commands: `make demo` tells the story it describes", () => {
+  it("game1 drains with a stranger refused; game2's blipped player is let back in, its webhook counts it", async () => {
+    const r = await tsx(["scripts/demo.ts", "--pace", "0"]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    const lines = r.out.split("\n");
+    // Every expected line, in this order.
+    const story = [
+      /\] 4 players joined game2 \(18 connected\)$/,
+      /\] a new player trying game1 is refused: 503 \(drain\.rejectNew\)/,
+      /\] player 14 left game1 \(0 left\) +game0=8 +game1=0 +game2=4 +total=12$/,
+      /^ +host game1\.postio\.example\.com, episode \S+, reason drained, remaining 0$/,
+      /\] returning players: each player names itself in x-player-id \(players\.header\); drain\.reconnectGraceSeconds is 10$/,
+      /\] POST \/\.conn-drain\/drain\?host=game2\.postio\.example\.com$/,
+      /^ +episode \S+, state draining, active 4, players 4$/,
+      /\] player 15's connection drops \(no close handshake\) +game0=8 +game1=0 +game2=3 \(draining\)/,
+      /\] player 15 reconnects [0-9.]+s later, same x-player-id: 101, let back in \(returning within 10 s\)$/,
+      /\] a stranger \(x-player-id: player-1000\) trying game2 is refused: 503 \(drain\.rejectNew\)$/,
+      /^ +admin path: game2 active 4, drain returning 1, refused 1$/,
+      /\] player 15 left game2 \(0 left\) +game0=8 +game1=0 +game2=0 +total=8$/,
+      /^ +host game2\.postio\.example\.com, episode \S+, reason drained, remaining 0$/,
+      /\] verified: HMAC-SHA256 over t \+ raw body matches/,
+      /^ +reconnectGraceSeconds 10, returning 1, refused 1 +\(in the signed body\)$/,
+      /^ +conn_drain_players\{host="game0\.postio\.example\.com",gateway="local-gateway-0"\} 8$/,
+      /^ +webhooks: 2 deliveries, verified: drains of game1 and game2 complete$/,
+      /\] done: game1 and game2 drained, each signalled exactly once/,
+    ];
+    let at = 0;
+    for (const want of story) {
+      const i = lines.findIndex((l, k) => k >= at && want.test(l));
+      expect(i, `${want} after line ${at} of:\n${r.out}`).toBeGreaterThanOrEqual(0);
+      at = i + 1;
+    }
+  });
+});
+
 describe("docs/local-gateway.md, `npx tsx gateway/main.ts` with your own routes and config", () => {
   const route = ["--upstream", "game1.postio.example.com=127.0.0.1:9"];
   it("a config the plugin refuses: the plugin's reason, then one line, exit 1", async () => {
