@@ -21,7 +21,7 @@
 import { WasmResult } from "../abi/enums";
 import { rawCas, rawPtr, rawSize, releaseRaw, sharedGetAt, sharedSetAt } from "../abi/hostcalls";
 import { sameMemory } from "./host_cache";
-import { SlotBuffer } from "./slot";
+import { Slot, SlotBuffer } from "./slot";
 import { VmLiveness } from "./vm_liveness";
 
 const VERSION: u32 = 0x43505201;
@@ -68,16 +68,14 @@ class RosterView {
   }
 }
 
-/** What a roster says of a host: its distinct players, and how many streams it holds. */
+/** What a roster says of a host: its distinct players, and whether that is all of them. */
 export class PlayerCount {
-  /** Whether `players` is all of them (set by the reader, who knows the slot's count). */
+  /** False: a lower bound (streams the roster does not hold, see Roster.count). */
   exact: bool = false;
 
   constructor(
     /** Distinct identified players with a live stream, over every live VM. */
     public players: i64,
-    /** Streams in the roster (players' and anonymous ones) on live VMs. */
-    public streams: i64,
   ) {}
 }
 
@@ -100,6 +98,8 @@ export class Roster {
   private out: SlotBuffer = new SlotBuffer();
   private change: RosterChange = new RosterChange();
   private seen: StaticArray<u64> = new StaticArray<u64>(64);
+  private vms: Array<u32> = [];
+  private sums: Array<i64> = [];
 
   constructor(private liveness: VmLiveness) {}
 
@@ -163,26 +163,64 @@ export class Roster {
     return seen;
   }
 
-  /** The host's distinct players and rostered streams, over every live VM. */
-  count(key: ArrayBuffer, host: ArrayBuffer): PlayerCount {
-    if (sharedGetAt(key) != WasmResult.Ok) return new PlayerCount(0, 0);
+  /**
+   * The host's distinct players over every live VM, and whether that is all of them: whether
+   * every live VM has exactly as many streams in the roster as in `slot` (the host's slot value,
+   * read just before). Compared VM by VM, not in total: another VM may have dropped a dead VM's
+   * entries from the slot that this VM, judging on its own ticks, still counts as alive.
+   */
+  count(key: ArrayBuffer, host: ArrayBuffer, slot: Slot): PlayerCount {
+    if (sharedGetAt(key) != WasmResult.Ok) return new PlayerCount(0);
     const p = rawPtr();
     const v = this.view;
-    let result = new PlayerCount(0, 0);
+    let result = new PlayerCount(0);
     if (v.parse(p, rawSize()) && v.holds(p, host)) {
-      result = new PlayerCount(this.distinct(v), this.streams(v));
+      result = new PlayerCount(this.distinct(v));
+      result.exact = this.sameStreams(v, slot);
+    } else {
+      result.exact = this.slotEmpty(slot);
     }
     releaseRaw(p);
     return result;
   }
 
-  private streams(v: RosterView): i64 {
-    let n: i64 = 0;
+  private sameStreams(v: RosterView, slot: Slot): bool {
+    const vms = this.vms;
+    vms.length = 0;
+    const sums = this.sums;
+    sums.length = 0;
     for (let i: usize = 0; i < v.live; i++) {
       const e = v.liveAt + i * ENTRY;
-      if (this.liveness.isAlive(load<u32>(e, 8))) n += <i64>load<u32>(e, 12);
+      const vm = load<u32>(e, 8);
+      if (!this.liveness.isAlive(vm)) continue;
+      const k = vms.indexOf(vm);
+      if (k < 0) {
+        vms.push(vm);
+        sums.push(<i64>load<u32>(e, 12));
+      } else {
+        unchecked((sums[k] += <i64>load<u32>(e, 12)));
+      }
     }
-    return n;
+    for (let k = 0; k < slot.vmIds.length; k++) {
+      const vm = unchecked(slot.vmIds[k]);
+      if (!this.liveness.isAlive(vm)) continue;
+      const at = vms.indexOf(vm);
+      if (at < 0 || unchecked(sums[at]) != <i64>unchecked(slot.counts[k])) return false;
+    }
+    // Every live VM of the roster was matched in the slot: none has streams the slot has not.
+    for (let k = 0; k < vms.length; k++) {
+      if (slot.indexOfVm(unchecked(vms[k])) < 0) return false;
+    }
+    return true;
+  }
+
+  private slotEmpty(slot: Slot): bool {
+    for (let k = 0; k < slot.vmIds.length; k++) {
+      if (this.liveness.isAlive(unchecked(slot.vmIds[k])) && unchecked(slot.counts[k]) > 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

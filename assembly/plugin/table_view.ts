@@ -75,27 +75,26 @@ function slotIndexOf(table: ConnectionTable, host: string): i32 {
 }
 
 /**
- * The distinct players of the host on slot `i`, whose slot counts `counted` live streams and whose
- * overflow slot `overflow` (null without players). Exact only when the roster holds every one of
- * those streams: none in overflow (no roster), none left out of a full roster, none opened
- * before players were configured; else a lower bound.
+ * The distinct players of the host whose slot `i` holds `slot` and whose overflow slot counts
+ * `overflow` streams (null without players). Exact only when the roster holds every stream the
+ * slot counts (Roster.count) and none is in overflow (no roster there); else a lower bound.
  */
 function playersOn(
   table: ConnectionTable,
   players: bool,
   i: i32,
   name: ArrayBuffer,
-  counted: i64,
+  slot: Slot | null,
   overflow: i64,
 ): PlayerCount | null {
   if (!players || !table.playerKey.loaded) return null;
-  if (i < 0) {
-    const none = new PlayerCount(0, 0);
+  if (slot === null) {
+    const none = new PlayerCount(0);
     none.exact = overflow == 0;
     return none;
   }
-  const count = table.roster.count(table.keys.playersKeyBytes(i), name);
-  count.exact = overflow == 0 && count.streams == counted;
+  const count = table.roster.count(table.keys.playersKeyBytes(i), name, slot);
+  if (overflow > 0) count.exact = false;
   return count;
 }
 
@@ -116,7 +115,7 @@ export function hostCount(table: ConnectionTable, host: string, players: bool): 
   const active = slot === null ? 0 : table.total(slot);
   const name = String.UTF8.encode(host);
   const drain: Drain | null = slot === null ? null : slot.drain;
-  const count = playersOn(table, players, slot === null ? -1 : i, name, active, overflow);
+  const count = playersOn(table, players, i, name, slot, overflow);
   return new HostCount(name, active + overflow, drain, overflow, count);
 }
 
@@ -175,13 +174,15 @@ function listHost(
   const p = rawPtr();
   const size = rawSize();
   const active = liveTotalAt(p, size, host, hostSize, table.liveness);
-  const drain = active >= 0 && hasDrainAt(p, size) ? decodeSlotAt(p, size).drain : null;
+  // Decoded for its drain, or for the roster to be held against it.
+  const decoded = active >= 0 && (players || hasDrainAt(p, size)) ? decodeSlotAt(p, size) : null;
+  const drain = decoded !== null ? decoded.drain : null;
   releaseRaw(p);
   if (active < 0) return;
   const shared = unchecked(overflow[overflowBucketAt(host, hostSize)]);
   const name = new ArrayBuffer(<i32>hostSize);
   memory.copy(changetype<usize>(name), host, hostSize);
-  const count = playersOn(table, players, i, name, active, shared);
+  const count = playersOn(table, players, i, name, decoded, shared);
   out.hosts.push(new HostCount(name, active + shared, drain, shared, count));
   out.totalActive += active;
 }

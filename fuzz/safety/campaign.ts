@@ -159,6 +159,10 @@ export const safetyCampaign: Campaign = {
         "webhooks",
         "hostQueries",
         "flaggedUpperBounds",
+        "playerAnswers",
+        "exactPlayerAnswers",
+        "returningLetIn",
+        "refusedWhileDraining",
         "maxKeys",
         "maxMemory",
       ]) {

@@ -5,6 +5,9 @@
 //  false-drained   a "drained" completion for a host with a live player on a live worker at the
 //                  moment the completion appeared (streams that arrive after it do not count)
 //  undercount      `?host=H` answered fewer streams than the model's live count for H
+//  players-overcount / players-undercount  `?host=H` answered more distinct players than have a
+//                  stream on H (dead workers' included), or, saying `playersExact`, fewer than
+//                  are connected on live workers
 //  overcount       `?host=H` answered more streams than could exist, without flagging an upper
 //                  bound (a count that is not exact when the callbacks have returned)
 //  listing-episodes  one config listing of a host produced more than one episode
@@ -39,7 +42,17 @@ interface DrainJson {
   startedAt?: string;
 }
 
-const KNOWN_HOST_FIELDS = new Set(["gateway", "host", "active", "draining", "drain", "exact"]);
+/** Fields of a `?host=` answer that say nothing about whether `active` may be high. */
+const KNOWN_HOST_FIELDS = new Set([
+  "gateway",
+  "host",
+  "active",
+  "draining",
+  "drain",
+  "exact",
+  "players",
+  "playersExact",
+]);
 
 /**
  * Whether an answer says its `active` may be high: `"exact": false` (this plugin's flag), or any
@@ -66,7 +79,18 @@ export class Checker {
   stepsAt: (ms: number) => [number, number] = () => [this.step, this.step];
   /** Field names the plugin used to flag an answer as an upper bound. */
   readonly upperBoundFlags = new Set<string>();
-  figures = { completions: 0, hostQueries: 0, webhooks: 0, flaggedUpperBounds: 0 };
+  figures = {
+    completions: 0,
+    hostQueries: 0,
+    webhooks: 0,
+    flaggedUpperBounds: 0,
+    /** `?host=` answers with a distinct-player figure, and those that said it was exact. */
+    playerAnswers: 0,
+    exactPlayerAnswers: 0,
+    /** Returning players let in and streams refused, over every delivered episode. */
+    returningLetIn: 0,
+    refusedWhileDraining: 0,
+  };
 
   /** Replays with --trace print every signal the checker is shown. */
   trace: ((line: string) => void) | undefined;
@@ -181,7 +205,14 @@ export class Checker {
   /** A webhook call the plugin made (`precise`: seen as it was made). */
   webhook(body: string, idempotencyKey: string | undefined, precise: boolean): void {
     this.figures.webhooks++;
-    let parsed: { host?: string; episode?: string; reason?: string; startedAt?: string };
+    let parsed: {
+      host?: string;
+      episode?: string;
+      reason?: string;
+      startedAt?: string;
+      returning?: number;
+      refused?: number;
+    };
     try {
       parsed = JSON.parse(body) as typeof parsed;
     } catch {
@@ -198,7 +229,12 @@ export class Checker {
         `episode ${id} of ${host} delivered under ${[...e.idempotencyKeys].join(", ")}`,
       );
     }
+    const first = !e.seen.has("webhook");
     this.completion("webhook", host, id, parsed.reason ?? "?", precise, parsed.startedAt);
+    if (first) {
+      this.figures.returningLetIn += parsed.returning ?? 0;
+      this.figures.refusedWhileDraining += parsed.refused ?? 0;
+    }
   }
 
   /** `?host=key` answered `status` with `body`. */
@@ -235,8 +271,31 @@ export class Checker {
         `?host=${key} answered active ${active} with no upper-bound flag; at most ${most} stream(s) exist`,
       );
     }
+    this.playersAnswer(key, view);
     const drain = view.drain as DrainJson | undefined;
     this.drainView(typeof view.host === "string" ? view.host : key, drain);
+  }
+
+  /** The distinct-player figure of a `?host=` answer, when the plugin gives one. */
+  private playersAnswer(key: string, view: Record<string, unknown>): void {
+    if (view.players === undefined) return;
+    this.figures.playerAnswers++;
+    if (view.playersExact === true) this.figures.exactPlayerAnswers++;
+    const players = Number(view.players);
+    const most = this.model.distinctPlayers(key, false);
+    if (!(players <= most)) {
+      this.violate(
+        "players-overcount",
+        `?host=${key} answered ${view.players} player(s); at most ${most} have a stream`,
+      );
+    }
+    const least = this.model.distinctPlayers(key, true);
+    if (view.playersExact === true && !(players >= least)) {
+      this.violate(
+        "players-undercount",
+        `?host=${key} answered exactly ${players} player(s); ${least} connected on live workers`,
+      );
+    }
   }
 
   /** End of a step: every episode first seen in it must belong to a POST or a listing. */

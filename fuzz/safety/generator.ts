@@ -3,7 +3,7 @@
 // the plugin's insides: every interleaving is drawn at random.
 import { Rng } from "../rng.js";
 import type { Model } from "./model.js";
-import type { ConfigSpec, Step } from "./steps.js";
+import type { ConfigSpec, OpenStep, Step } from "./steps.js";
 import { FLOOD_BASE, GAME_SERVERS, gameServer, type KeyBy, spellFor } from "./universe.js";
 
 /** Short ticks are rare: a tick is the costliest thing a step does (every VM reads its slots). */
@@ -56,7 +56,19 @@ export class Generator {
     };
     this.timing(c);
     c.quietSeconds = this.quiet();
+    this.returning(c);
     return c;
+  }
+
+  /**
+   * `players` and its drain terms: mostly on, with a grace that is short (so it runs out inside
+   * a run) or long, and now and then a tiny roster or memory (so they overflow and forget).
+   */
+  private returning(c: ConfigSpec): void {
+    c.players = this.rng.chance(0.7);
+    c.graceSeconds = this.rng.pick([0, 2, 10, 60]);
+    c.rememberPlayers = this.rng.chance(0.3) ? this.rng.pick([1, 2, 5]) : 1024;
+    c.maxPlayersPerHost = this.rng.chance(0.2) ? this.rng.pick([1, 3]) : 1024;
   }
 
   /** drain.quietSeconds: often none, else short enough for a campaign's ticks to end it. */
@@ -130,6 +142,8 @@ export class Generator {
           // the completion must still find nobody on (the checker's false-drained).
           c.quietSeconds = this.quiet();
           c.webhookTimeoutMs = this.rng.pick([500, 2000, 5000]);
+          // Turning players on or off mid-run leaves streams outside the rosters.
+          if (this.rng.chance(0.5)) this.returning(c);
       }
     }
     return c;
@@ -151,8 +165,21 @@ export class Generator {
     return this.rng.chance(0.5) ? this.rng.int(4) : this.rng.int(GAME_SERVERS);
   }
 
-  private open(m: Model, host = this.gameHost(), w = this.liveWorker(m)): Step {
-    return { op: "open", id: this.nextId++, w, host, form: this.form() };
+  /** A stream of `player` (null: a stranger). */
+  private open(
+    m: Model,
+    host = this.gameHost(),
+    w = this.liveWorker(m),
+    player: number | null = this.player(host),
+  ): Step {
+    const step: OpenStep = { op: "open", id: this.nextId++, w, host, form: this.form() };
+    if (player !== null) step.player = player;
+    return step;
+  }
+
+  /** One of the host's six regulars, or now and then a stranger (null). */
+  private player(host: number): number | null {
+    return this.rng.chance(0.15) ? null : host * 16 + this.rng.int(6);
   }
 
   private close(m: Model): Step | undefined {
@@ -193,7 +220,13 @@ export class Generator {
       if (c && s) {
         const w2 = this.otherWorker(m, s.w);
         const host = s.host < FLOOD_BASE ? s.host : this.gameHost();
-        const inject = this.rng.chance(0.5) ? this.open(m, host, w2) : this.post(m, host, w2);
+        // Half the opens are the closing player coming back (a returning player racing the close
+        // that may complete the drain).
+        const returning =
+          s.host < FLOOD_BASE && this.rng.chance(0.5) ? (s.player ?? null) : this.player(host);
+        const inject = this.rng.chance(0.5)
+          ? this.open(m, host, w2, returning)
+          : this.post(m, host, w2);
         return { op: "race", at, inner: c, inject };
       }
     }
@@ -238,7 +271,7 @@ export class Generator {
     const tick = Math.min(...m.vmConfig.map((c) => c.tickMs));
     const ms = this.rng.pick([300, 900, 1200, 2500, 3500, 9000, 11000]);
     this.queued.push({ op: "advance", ms: Math.min(ms, 40 * tick) });
-    this.queued.push(this.open(m, s.host, this.otherWorker(m, s.w)));
+    this.queued.push(this.open(m, s.host, this.otherWorker(m, s.w), s.player ?? null));
   }
 
   private advance(m: Model): Step {

@@ -16,6 +16,10 @@ export interface ModelStream {
   openedSeq: number;
   /** Which VM instance of the worker served it (a config push may replace a dead one). */
   gen: number;
+  /** The player's identity (undefined: a stranger). */
+  player: number | undefined;
+  /** Whether its root's config kept rosters (`players`), so it is in its host's roster. */
+  rostered: boolean;
 }
 
 /** One config listing of a host: from the push that lists it until a push that does not. */
@@ -39,6 +43,8 @@ export class Model {
   readonly byKey = new Map<string, Set<ModelStream>>();
   /** Streams a dead worker held when it died: its VM never releases them. */
   readonly frozen = new Map<string, number>();
+  /** Players of those streams, by key: their roster entries stay until the VM is found dead. */
+  readonly frozenPlayers = new Map<string, Set<number>>();
   injectedTraps = 0;
   /** Increases on every open, close and step boundary. */
   seq = 0;
@@ -88,8 +94,16 @@ export class Model {
   }
 
   /** Called once the open returned: from now on the player is connected. */
-  opened(id: number, w: number, host: number, key: string | null): void {
-    const s: ModelStream = { id, w, host, key, openedSeq: ++this.seq, gen: this.gen[w] ?? 0 };
+  opened(
+    id: number,
+    w: number,
+    host: number,
+    key: string | null,
+    player: number | undefined,
+    rostered: boolean,
+  ): void {
+    const gen = this.gen[w] ?? 0;
+    const s: ModelStream = { id, w, host, key, openedSeq: ++this.seq, gen, player, rostered };
     this.streams.set(id, s);
     if (key === null) return;
     let set = this.byKey.get(key);
@@ -118,8 +132,13 @@ export class Model {
     this.dead[w] = true;
     this.injectedTraps++;
     for (const s of this.streams.values()) {
-      if (s.w === w && s.gen === this.gen[w] && s.key !== null)
-        this.frozen.set(s.key, (this.frozen.get(s.key) ?? 0) + 1);
+      if (s.w !== w || s.gen !== this.gen[w] || s.key === null) continue;
+      this.frozen.set(s.key, (this.frozen.get(s.key) ?? 0) + 1);
+      if (s.rostered && s.player !== undefined) {
+        const set = this.frozenPlayers.get(s.key) ?? new Set<number>();
+        set.add(s.player);
+        this.frozenPlayers.set(s.key, set);
+      }
     }
   }
 
@@ -139,6 +158,21 @@ export class Model {
     let n = 0;
     for (const s of this.byKey.get(key) ?? []) if (this.isLive(s)) n++;
     return n;
+  }
+
+  /**
+   * Distinct identified players of the rostered streams counted under `key`: on live workers
+   * only (the least an exact figure may be), or with every stream a dead worker may still be
+   * holding (the most any figure may be).
+   */
+  distinctPlayers(key: string, liveOnly: boolean): number {
+    const players = new Set<number>(liveOnly ? [] : (this.frozenPlayers.get(key) ?? []));
+    for (const s of this.byKey.get(key) ?? []) {
+      if (!s.rostered || s.player === undefined) continue;
+      if (liveOnly && !this.isLive(s)) continue;
+      players.add(s.player);
+    }
+    return players.size;
   }
 
   /** The most `?host=` may report without saying it is an upper bound. */

@@ -3,7 +3,7 @@
 // delivered, so the checker never holds the plugin to a player that was not there.
 import type { Stream } from "../../host/index.js";
 import type { DriverContext } from "./context.js";
-import type { OpenStep, Step } from "./steps.js";
+import { type OpenStep, PLAYER_HEADER, type Step } from "./steps.js";
 import { endpoint, spellAuthority } from "./universe.js";
 
 type FloodStep = Extract<Step, { op: "flood" }>;
@@ -20,6 +20,8 @@ export class Players {
     const e = endpoint(step.host);
     const missing = (handle as unknown as { pluginMissing?: string }).pluginMissing;
     const key = missing === undefined ? model.keyFor(step.w, step.host, step.form) : null;
+    // Entered in the host's roster only if the config its root runs keeps rosters.
+    const rostered = missing === undefined && model.workerConfig(step.w).players === true;
     const s = handle.openStream({
       properties: { "source.address": "203.0.113.7:50123", cluster_name: e.cluster },
     });
@@ -30,6 +32,7 @@ export class Players {
       ":scheme": "http",
       connection: "upgrade",
       upgrade: "websocket",
+      ...(step.player === undefined ? {} : { [PLAYER_HEADER]: `player-${step.player}` }),
     });
     if (s.localResponse || s.ended) {
       // drain.rejectNew turned the player away (or the VM failed): nobody connected.
@@ -47,7 +50,7 @@ export class Players {
     figures.opened++;
     if (key === null) figures.uncountedByHost++;
     this.streams.set(step.id, s);
-    model.opened(step.id, step.w, step.host, key);
+    model.opened(step.id, step.w, step.host, key, step.player, rostered);
     if (key !== null) this.ctx.touched.push(key);
   }
 

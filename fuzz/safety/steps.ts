@@ -7,6 +7,8 @@ export const ADMIN_TOKEN = "safety-token-0123456789abcdef";
 export const ADMIN_PATH = "/.conn-drain";
 export const WEBHOOK_CLUSTER = "outbound|8080||drain-hook.ops.svc.cluster.local";
 export const WEBHOOK_SECRET = "safety-hook-secret-0123456789";
+/** Where the campaign's players carry their identity (when the config has `players`). */
+export const PLAYER_HEADER = "x-player-id";
 
 /** The parts of the plugin configuration the campaign varies. */
 export interface ConfigSpec {
@@ -22,6 +24,15 @@ export interface ConfigSpec {
   deadlineSeconds: number;
   /** drain.quietSeconds; absent in cases saved before it existed (= 0). */
   quietSeconds?: number;
+  /**
+   * `players` (identity from the x-player-id header), with its drain.reconnectGraceSeconds (sent
+   * only with rejectNew), drain.rememberPlayers and players.maxPerHost; absent in cases saved
+   * before returning players existed (= no players).
+   */
+  players?: boolean;
+  graceSeconds?: number;
+  rememberPlayers?: number;
+  maxPlayersPerHost?: number;
   webhookTimeoutMs: number;
 }
 
@@ -30,6 +41,14 @@ export function configJson(c: ConfigSpec): string {
   if (c.rejectNew) drain.rejectNew = true;
   if (c.deadlineSeconds > 0) drain.deadlineSeconds = c.deadlineSeconds;
   if ((c.quietSeconds ?? 0) > 0) drain.quietSeconds = c.quietSeconds;
+  const players = c.players === true;
+  if (players && c.rejectNew && (c.graceSeconds ?? 0) > 0)
+    drain.reconnectGraceSeconds = c.graceSeconds;
+  if (players && c.rememberPlayers !== undefined) drain.rememberPlayers = c.rememberPlayers;
+  const identity = {
+    header: PLAYER_HEADER,
+    ...(c.maxPlayersPerHost !== undefined ? { maxPerHost: c.maxPlayersPerHost } : {}),
+  };
   return JSON.stringify({
     keyBy: c.keyBy,
     tickMs: c.tickMs,
@@ -38,6 +57,7 @@ export function configJson(c: ConfigSpec): string {
     ...(c.hosts.length > 0 ? { hosts: c.hosts } : {}),
     admin: { token: ADMIN_TOKEN, path: ADMIN_PATH },
     drain,
+    ...(players ? { players: identity } : {}),
     webhook: {
       cluster: WEBHOOK_CLUSTER,
       authority: "drain-hook.ops.svc.cluster.local",
@@ -50,13 +70,17 @@ export function configJson(c: ConfigSpec): string {
   });
 }
 
-/** A player's stream: host id (see universe.ts), the worker, and how its authority is spelled. */
+/**
+ * A player's stream: host id (see universe.ts), the worker, how its authority is spelled, and
+ * the player's identity (absent: a stranger; the same number: the same player).
+ */
 export interface OpenStep {
   op: "open";
   id: number;
   w: number;
   host: number;
   form: number;
+  player?: number;
 }
 
 export type Step =
