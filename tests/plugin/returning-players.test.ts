@@ -102,6 +102,37 @@ describe("returning players under drain.rejectNew", () => {
     expect(drainOf(gw, HOST)).toMatchObject({ active: 1 });
   });
 
+  it("the admin JSON and Prometheus text show a draining host's returning and refused figures", async () => {
+    const gw = await drainGateway(RETURNING);
+    join(gw, "anchor", 1);
+    const p = join(gw, "player-7", 0);
+    startDrain(gw, HOST);
+    p.close();
+    join(gw, "player-7", 2);
+    join(gw, "stranger", 3);
+    join(gw, null, 3);
+    expect(hostView(gw)).toMatchObject({
+      active: 2,
+      players: 2,
+      playersExact: true,
+      drain: { reconnectGraceSeconds: 10, returning: 1, refused: 2 },
+    });
+    const prom = adminRequest(gw, "/.conn-drain?format=prometheus").body;
+    const line = (name: string) =>
+      prom
+        .split("\n")
+        .find((l) => l.startsWith(`${name}{host="${HOST}"`))
+        ?.split(" ")[1];
+    expect(line("conn_drain_episode_returning")).toBe("1");
+    expect(line("conn_drain_episode_refused")).toBe("2");
+    expect(line("conn_drain_players")).toBe("2");
+    expect(prom).toContain("# TYPE conn_drain_episode_returning gauge");
+    // Not draining: no episode figures.
+    adminRequest(gw, `/.conn-drain/drain?host=${HOST}`, { method: "DELETE" });
+    const after = adminRequest(gw, "/.conn-drain?format=prometheus").body;
+    expect(after).not.toContain("conn_drain_episode_returning{");
+  });
+
   it("a player with a stream still open gets a second one, even with no grace", async () => {
     const gw = await drainGateway({
       players: { header: "x-player-id" },

@@ -104,6 +104,9 @@ const STRINGS: Record<string, (n: number) => string> = {
   "webhook.authority": (n) => "a".repeat(n),
   "webhook.path": (n) => `/${"p".repeat(n - 1)}`,
   "webhook.secret": (n) => "s".repeat(n),
+  "players.header": (n) => "x".repeat(n),
+  "players.cookie": (n) => "c".repeat(n),
+  "players.query": (n) => "q".repeat(n),
 };
 
 /** Distinct valid items for each list, for its maxItems / minItems. */
@@ -135,6 +138,14 @@ function baseFor(path: Seg[]): Config {
   if (path[0] === "vmTtlSeconds") base.tickMs = 100;
   // A webhook needs its cluster and authority.
   if (path[0] === "webhook") base.webhook = { ...WEBHOOK };
+  // players needs exactly one source (config.ts readPlayers), unless a source is the field probed.
+  const source = path[1] === "header" || path[1] === "cookie" || path[1] === "query";
+  if (path[0] === "players" && path.length > 1 && !source) base.players = { header: "x-player-id" };
+  // A reconnect grace needs players and rejectNew (config.ts checkReturning).
+  if (path[0] === "drain" && path[1] === "reconnectGraceSeconds") {
+    base.players = { header: "x-player-id" };
+    base.drain = { rejectNew: true };
+  }
   return base;
 }
 

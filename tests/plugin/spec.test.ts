@@ -46,6 +46,8 @@ describe("plugin.yaml", () => {
         defaults[name] = nested;
       }
     }
+    // players has no default source: where an identity is found is the operator's to say.
+    defaults.players = { ...(defaults.players as object), header: "x-player-id" };
     const gw = await gateway(defaults);
     expect(gw.logs({ minLevel: "error" })).toEqual([]);
     const validate = new Ajv({ strict: false }).compile(schema);
