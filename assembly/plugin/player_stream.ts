@@ -47,8 +47,11 @@ export class PlayerStream extends HttpContext {
   private ended: bool = false;
   /** The player's hashed identity (players configured), 0 for a stranger. */
   private player: u64 = 0;
-  /** Whether this stream's config keeps rosters, and whether it was entered in its host's. */
-  private inRoster: bool = false;
+  /**
+   * The roster this stream was entered in (its config keeps rosters), kept as the key it joined
+   * under so a later prefix change cannot send its leave elsewhere; and whether it was entered.
+   */
+  private roster: ArrayBuffer | null = null;
   private named: bool = false;
 
   constructor(
@@ -131,7 +134,7 @@ export class PlayerStream extends HttpContext {
       const key = table.keys.playersKeyBytes(lease.slot);
       const max = this.config.players.maxPerHost;
       this.named = table.roster.join(key, entry.hostBytes, this.player, max);
-      this.inRoster = true;
+      this.roster = key;
     }
     return Verdict.Counted;
   }
@@ -144,7 +147,8 @@ export class PlayerStream extends HttpContext {
     this.lease = null;
     const table = this.table;
     const drain = table.close(lease);
-    if (!this.inRoster) return;
+    const roster = this.roster;
+    if (roster === null) return;
     // A player leaving a draining host is remembered for the episode's grace, to be let back in.
     const remember = drain !== null && drain.graceSeconds > 0;
     const now = remember ? nowMillis() : 0;
