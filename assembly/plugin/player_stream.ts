@@ -48,11 +48,10 @@ export class PlayerStream extends HttpContext {
   /** The player's hashed identity (players configured), 0 for a stranger. */
   private player: u64 = 0;
   /**
-   * The roster this stream was entered in (its config keeps rosters), kept as the key it joined
-   * under so a later prefix change cannot send its leave elsewhere; and whether it was entered.
+   * The roster this stream was entered in (null: its config keeps none, or it was full), kept as
+   * the key it joined under so a later prefix change cannot send its leave elsewhere.
    */
   private roster: ArrayBuffer | null = null;
-  private named: bool = false;
 
   constructor(
     id: u32,
@@ -75,7 +74,8 @@ export class PlayerStream extends HttpContext {
         return Action.Pause;
       }
     }
-    this.player = playerOf(this.config.players, this.table.playerKey);
+    if (this.config.players.enabled)
+      this.player = playerOf(this.config.players, this.table.playerKey);
     const keyBy = this.config.keyBy;
     if (keyBy == KeyBy.Upstream) return Action.Continue;
     // Envoy resolves the route, and with it cluster_name, before the filter chain runs.
@@ -133,8 +133,7 @@ export class PlayerStream extends HttpContext {
     if (this.config.players.enabled && lease.slot >= 0) {
       const key = table.keys.playersKeyBytes(lease.slot);
       const max = this.config.players.maxPerHost;
-      this.named = table.roster.join(key, entry.hostBytes, this.player, max);
-      this.roster = key;
+      if (table.roster.join(key, entry.hostBytes, this.player, max)) this.roster = key;
     }
     return Verdict.Counted;
   }
@@ -153,18 +152,9 @@ export class PlayerStream extends HttpContext {
     const remember = drain !== null && drain.graceSeconds > 0;
     const now = remember ? nowMillis() : 0;
     const forgetBefore = remember ? now - <i64>drain!.graceSeconds * 1000 : 0;
-    const key = table.keys.playersKeyBytes(lease.slot);
     const rules = this.config.drain;
     const host = lease.entry.hostBytes;
-    table.roster.leave(
-      key,
-      host,
-      this.player,
-      this.named,
-      now,
-      forgetBefore,
-      rules.rememberPlayers,
-    );
+    table.roster.leave(roster, host, this.player, now, forgetBefore, rules.rememberPlayers);
   }
 
   /** The host of the value a raw read just returned (`status`), read in place. */

@@ -127,16 +127,13 @@ export class Roster {
     key: ArrayBuffer,
     host: ArrayBuffer,
     player: u64,
-    named: bool,
     leftAt: i64,
     forgetBefore: i64,
     rememberMax: i32,
   ): void {
-    if (!named) return;
     const c = this.change;
     c.delta = -1;
     c.player = player;
-    c.named = true;
     c.leftAt = leftAt;
     c.forgetBefore = forgetBefore;
     c.rememberMax = <usize>max(rememberMax, 0);
