@@ -207,7 +207,7 @@ export class ConnectionTable {
       const key = this.keys.overflow(overflowBucketOf(host));
       const overflow = new OverflowCountOp(1, host, this.keys.bucket(bucketOf(host)));
       if (this.update(key, OVERFLOW_HOST, overflow).status == SlotWrite.Ok) {
-        return new Lease(key, String.UTF8.encode(key), OVERFLOW_HOST, entry, true, -1);
+        return new Lease(key, String.UTF8.encode(key), OVERFLOW_HOST, entry, true, -1, null);
       }
     }
   }
@@ -236,7 +236,9 @@ export class ConnectionTable {
     const i = placed.slot;
     let lease = entry.lease;
     if (lease === null || entry.slot != i || lease.key != this.keys.slot(i)) {
-      lease = new Lease(this.keys.slot(i), this.keys.slotKeyBytes(i), entry.host, entry, false, i);
+      const keys = this.keys;
+      const roster = keys.playersKeyBytes(i);
+      lease = new Lease(keys.slot(i), keys.slotKeyBytes(i), entry.host, entry, false, i, roster);
       entry.slot = i;
       entry.lease = lease;
     }

@@ -16,8 +16,10 @@ export class Lease {
     /** The host the stream belongs to. */
     public entry: HostEntry,
     public overflow: bool,
-    /** The slot's index (-1 for an overflow slot), for the keys kept beside it. */
+    /** The slot's index (-1 for an overflow slot). */
     public slot: i32,
+    /** The key of the roster beside the slot (players.ts), of the same table as `key`. */
+    public rosterKey: ArrayBuffer | null,
   ) {}
 }
 

@@ -45,13 +45,10 @@ export class PlayerStream extends HttpContext {
   /** Answered by the plugin itself: never counted, response callbacks ignored. */
   private local: bool = false;
   private ended: bool = false;
+  /** Entered in its host's roster (lease.rosterKey): its config keeps rosters, and it had room. */
+  private entered: bool = false;
   /** The player's hashed identity (players configured), 0 for a stranger. */
   private player: u64 = 0;
-  /**
-   * The roster this stream was entered in (null: its config keeps none, or it was full), kept as
-   * the key it joined under so a later prefix change cannot send its leave elsewhere.
-   */
-  private roster: ArrayBuffer | null = null;
 
   constructor(
     id: u32,
@@ -130,10 +127,10 @@ export class PlayerStream extends HttpContext {
     if (lease === null) return Verdict.Refused;
     this.lease = lease;
     // Every stream of a host with a slot is entered, identified or not (players.ts says why).
-    if (this.config.players.enabled && lease.slot >= 0) {
-      const key = table.keys.playersKeyBytes(lease.slot);
+    const roster = lease.rosterKey;
+    if (this.config.players.enabled && roster !== null) {
       const max = this.config.players.maxPerHost;
-      if (table.roster.join(key, entry.hostBytes, this.player, max)) this.roster = key;
+      this.entered = table.roster.join(roster, entry.hostBytes, this.player, max);
     }
     return Verdict.Counted;
   }
@@ -146,8 +143,8 @@ export class PlayerStream extends HttpContext {
     this.lease = null;
     const table = this.table;
     const drain = table.close(lease);
-    const roster = this.roster;
-    if (roster === null) return;
+    const roster = lease.rosterKey;
+    if (!this.entered || roster === null) return;
     // A player leaving a draining host is remembered for the episode's grace, to be let back in.
     const remember = drain !== null && drain.graceSeconds > 0;
     const now = remember ? nowMillis() : 0;
