@@ -3,17 +3,20 @@
 #
 # While this game server's state (/etc/gsinfo/state, from the downward API) is PreDelete, asks
 # the conn-drain admin path of EVERY gateway replica about this game server's host, starting a
-# drain there when none runs. Prints "done" and exits 0 only when every replica answers and
-# reports 0 active streams; otherwise prints one stable word and exits 1:
+# drain there when none runs. Prints "done" and exits 0 only when every replica answers, reports
+# 0 active streams and has no drain of the host still running (with drain.quietSeconds a drain
+# waits at zero for reconnecting players before it completes); otherwise prints one stable word
+# and exits 1:
 #   not-predelete   the game server is not being deleted
-#   waiting         some replica still has players on this host
+#   waiting         some replica still has players on this host, or its drain is still running
 #   unreachable     a replica did not answer, or no replica was found (never "done" on partial data)
 #   misconfigured   a required setting is missing, or a replica refused the token (401/403)
 # Stable words on purpose: OKG re-runs actions whenever the probe's output changes.
 #
 #   probe.sh                    ask the gateway replicas' admin paths (exact, immediate)
-#   probe.sh --prometheus URL   ask Prometheus instead: conn_drain_active summed over replicas
-#                               (lags by a scrape interval; needs every gateway target up)
+#   probe.sh --prometheus URL   ask Prometheus instead: conn_drain_active and conn_drain_draining
+#                               summed over replicas (lags by a scrape interval; needs every
+#                               gateway target up; starts no drain)
 #
 # Settings (environment):
 #   GS_HOST             this game server's host, e.g. game3.postio.example.com; or
@@ -73,9 +76,10 @@ acurl() {
 
 if [ -n "$PROM_URL" ]; then
   job=${PROMETHEUS_JOB:-conn-drain}
-  # Players on this host over every replica, plus one per gateway target that is down (a
-  # replica Prometheus cannot see might still hold players): zero means drained.
-  q="(sum(conn_drain_active{host=\"$host\"}) or vector(0)) + (count(up{job=\"$job\"} == 0) or vector(0))"
+  # Players on this host over every replica, plus one per replica whose drain of it still runs
+  # (a quiet period waiting for reconnects), plus one per gateway target that is down (a replica
+  # Prometheus cannot see might still hold players): zero means drained.
+  q="(sum(conn_drain_active{host=\"$host\"}) or vector(0)) + (sum(conn_drain_draining{host=\"$host\"}) or vector(0)) + (count(up{job=\"$job\"} == 0) or vector(0))"
   body=$(curl -sS --connect-timeout "$TIMEOUT" --max-time "$TIMEOUT" -G \
     --data-urlencode "query=$q" "$PROM_URL/api/v1/query" 2>/dev/null) || say unreachable 1
   case "$body" in *'"status":"success"'*) ;; *) say unreachable 1 ;; esac
@@ -133,9 +137,14 @@ for addr in $addrs; do
   if [ "${START_DRAIN:-1}" = "1" ] && [ "$drain" != "draining" ]; then
     if [ "$drain" != "completed" ] || [ "$active" -gt 0 ]; then
       posted=$(admin -X POST "$url/drain?host=$host") || say "$posted" 1
+      # The drain as the POST left it: completed at once on a host with nobody on (no quiet
+      # period), else running.
+      drain=$(printf '%s' "$posted" |
+        sed -n 's/.*"drain":{"host":"[^"]*","active":[0-9]*,"episode":"[^"]*","state":"\([a-z]*\)".*/\1/p')
     fi
   fi
-  [ "$active" -eq 0 ] || busy=1
+  # Players on, or a drain still running (its quiet period waits for reconnecting players).
+  [ "$active" -eq 0 ] && [ "$drain" != "draining" ] || busy=1
 done
 
 [ "$busy" -eq 0 ] && say done 0

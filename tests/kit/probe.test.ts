@@ -169,3 +169,58 @@ describe("deploy/probe.sh against two local gateway replicas", () => {
     expect(await probe({ GS_HOST: "" })).toEqual({ code: 1, out: "misconfigured" });
   });
 });
+
+describe("deploy/probe.sh with drain.quietSeconds", () => {
+  const QUIET_HOST = "game5.postio.example.com";
+  let quietGame: GameServer;
+  let gw: LocalGateway;
+  let quietDir = "";
+
+  beforeAll(async () => {
+    quietDir = mkdtempSync(join(tmpdir(), "conn-drain-probe-quiet-"));
+    writeFileSync(join(quietDir, "state"), "PreDelete\n");
+    writeFileSync(join(quietDir, "token"), `${ADMIN_TOKEN}\n`);
+    quietGame = await startGameServer("game5");
+    const cluster = defaultCluster(QUIET_HOST, "0:5000");
+    gw = await startLocalGateway({
+      workers: 2,
+      config: pluginConfig({
+        webhook: undefined,
+        drain: { rejectNew: true, retryAfterSeconds: 5, quietSeconds: 1 },
+      }),
+      routes: [{ host: QUIET_HOST, address: quietGame.address, cluster }],
+      nodeId: "higress-gateway-q",
+    });
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    await quietGame?.close();
+    if (quietDir) rmSync(quietDir, { recursive: true, force: true });
+  });
+
+  it("says done only once the drain has waited out its quiet period, not at the first zero", async () => {
+    const env = {
+      GS_HOST: QUIET_HOST,
+      GATEWAY_ADDRS: `127.0.0.1:${gw.port}`,
+      GS_STATE_FILE: join(quietDir, "state"),
+      GATEWAY_TOKEN_FILE: join(quietDir, "token"),
+    };
+    const player = await joinGame(gw.url, QUIET_HOST, 0);
+    expect(await probe(env)).toEqual({ code: 1, out: "waiting" });
+    await player.leave();
+    const client = new AdminClient(gw.url, ADMIN_TOKEN);
+    await waitFor(
+      "the host to report 0 active",
+      async () => (await client.host(QUIET_HOST)).active === 0,
+    );
+    // At zero, but the drain still waits for a reconnecting player: not done yet.
+    expect((await client.host(QUIET_HOST)).drain).toMatchObject({ state: "draining" });
+    expect(await probe(env)).toEqual({ code: 1, out: "waiting" });
+    await waitFor(
+      "the quiet period to end the drain",
+      async () => (await client.host(QUIET_HOST)).drain?.state === "completed",
+    );
+    expect(await probe(env)).toEqual({ code: 0, out: "done" });
+  });
+});
