@@ -186,7 +186,11 @@ describe("deploy/ manifests", () => {
     const exprs = (dash.panels as Array<{ targets: Array<{ expr: string }> }>).flatMap((p) =>
       p.targets.map((t) => t.expr),
     );
-    for (const e of exprs) expect(e).toMatch(/conn_drain_(active|draining|overflow|receiver_)/);
+    for (const e of exprs) {
+      expect(e).toMatch(
+        /conn_drain_(active|draining|overflow|players|episode_(returning|refused)|receiver_)/,
+      );
+    }
     const ids = (dash.panels as Array<{ id: number }>).map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
   });

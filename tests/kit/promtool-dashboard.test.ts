@@ -91,9 +91,12 @@ async function scrapeAll(): Promise<void> {
   timeline.add(await res.text(), { job: "conn-drain-receiver", instance: "10.0.1.20:8080" });
 }
 
+/** Each player names itself (players.header), so the gateways count distinct players too. */
+const identity = (n: number) => ({ "x-player-id": `player-${n}` });
+
 async function join(id: string, host: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
-    const p = await joinGame(gw(id).url, host, players.length);
+    const p = await joinGame(gw(id).url, host, players.length, 5_000, identity(players.length));
     (p as Player & { via?: string }).via = id;
     players.push(p);
   }
@@ -154,7 +157,11 @@ beforeAll(async () => {
       await startLocalGateway({
         workers: 2,
         nodeId: id,
-        config: pluginConfig({ webhook: hook.webhook }),
+        config: pluginConfig({
+          webhook: hook.webhook,
+          players: { header: "x-player-id" },
+          drain: { rejectNew: true, retryAfterSeconds: 5, reconnectGraceSeconds: 60 },
+        }),
         routes,
         clusters: hook.clusters,
       }),
@@ -174,6 +181,14 @@ beforeAll(async () => {
   for (const id of [A, B]) await admin(id).startDrain(G0);
   await admin(A).startDrain(G1);
   await on(A, G0)[0]?.leave();
+  // Another of game0's players on A blips and comes back (let in: returning), and a stranger
+  // tries game0 on B (refused): the counts end as above.
+  const blip = on(A, G0)[0] as Player;
+  await blip.drop();
+  const back = await joinGame(gw(A).url, G0, blip.id, 5_000, identity(blip.id));
+  (back as Player & { via?: string }).via = A;
+  players.push(back);
+  await expect(joinGame(gw(B).url, G0, 999, 5_000, identity(999))).rejects.toThrow(/503/);
   await settle();
   await scrapeAll();
 
@@ -265,6 +280,9 @@ describe.runIf(run)("every dashboard query on real exposition (promtool test rul
       "9B",
       "9C",
       "10A",
+      "11A",
+      "12A",
+      "12B",
     ]);
     const all = panels.flatMap((p) => p.targets.map((t) => `${p.id}${t.refId}`));
     expect(new Set(all)).toEqual(covered);
@@ -310,6 +328,22 @@ describe.runIf(run)("every dashboard query on real exposition (promtool test rul
         [{ host: G1, gateway: B }, 2],
         [{ host: G2, gateway: A }, 2],
       ]),
+    ]);
+  });
+
+  it("panels 11 and 12: distinct players, and a running drain's returning and refused streams", async () => {
+    await expectPromtool([
+      // One player per stream here (each names itself once), so as panel 5.
+      test(promql(exprOf(11)), end(0), perHost({ [G0]: 5, [G1]: 3, [G2]: 2 })),
+      test(promql(exprOf(11)), end(1), perHost({ [G0]: 4, [G1]: 3, [G2]: 2 })),
+      test(promql(exprOf(11), SOME), end(2), perHost({ [G0]: 0, [G2]: 2 })),
+      test(promql(exprOf(12)), end(0), []),
+      // game0: the blip came back through A; the stranger was refused by B. game1 drains on A only.
+      test(promql(exprOf(12)), end(1), perHost({ [G0]: 1, [G1]: 0 })),
+      test(promql(exprOf(12, "B")), end(1), perHost({ [G0]: 1, [G1]: 0 })),
+      test(promql(exprOf(12, "B"), SOME), end(1), perHost({ [G0]: 1 })),
+      // Drains completed: their lines end.
+      test(promql(exprOf(12)), end(2), []),
     ]);
   });
 
