@@ -109,46 +109,52 @@ export class Drain {
 
 // ---- binary form inside a slot value --------------------------------------------------------
 
+/**
+ * Appends a drain record's fields to one growing buffer (every write of a draining slot encodes
+ * its record, so no field costs an allocation of its own).
+ */
 export class Writer {
-  parts: Array<ArrayBuffer> = [];
+  buf: ArrayBuffer = new ArrayBuffer(256);
   size: i32 = 0;
 
+  private room(n: i32): usize {
+    if (this.size + n > this.buf.byteLength) {
+      const grown = new ArrayBuffer(max(this.buf.byteLength * 2, this.size + n));
+      memory.copy(changetype<usize>(grown), changetype<usize>(this.buf), <usize>this.size);
+      this.buf = grown;
+    }
+    const at = changetype<usize>(this.buf) + <usize>this.size;
+    this.size += n;
+    return at;
+  }
+
   u8(v: i32): void {
-    const b = new ArrayBuffer(1);
-    store<u8>(changetype<usize>(b), <u8>v);
-    this.push(b);
+    store<u8>(this.room(1), <u8>v);
   }
   u32(v: u32): void {
-    const b = new ArrayBuffer(4);
-    store<u32>(changetype<usize>(b), v);
-    this.push(b);
+    store<u32>(this.room(4), v);
   }
   i64(v: i64): void {
-    const b = new ArrayBuffer(8);
-    store<i64>(changetype<usize>(b), v);
-    this.push(b);
+    store<i64>(this.room(8), v);
   }
+  /** A u16 length, then at most 65,535 bytes of the string's UTF-8. */
   str(s: string): void {
-    const b = String.UTF8.encode(s);
-    const n = min(b.byteLength, 0xffff);
-    const len = new ArrayBuffer(2);
-    store<u16>(changetype<usize>(len), <u16>n);
-    this.push(len);
-    this.push(n == b.byteLength ? b : b.slice(0, n));
-  }
-  push(b: ArrayBuffer): void {
-    this.parts.push(b);
-    this.size += b.byteLength;
-  }
-  finish(): ArrayBuffer {
-    const out = new ArrayBuffer(this.size);
-    let p = changetype<usize>(out);
-    for (let i = 0; i < this.parts.length; i++) {
-      const part = unchecked(this.parts[i]);
-      memory.copy(p, changetype<usize>(part), part.byteLength);
-      p += part.byteLength;
+    const len = this.room(2);
+    const n = min(String.UTF8.byteLength(s), 0xffff);
+    store<u16>(len, <u16>n);
+    const at = this.room(n);
+    // encodeUnsafe writes every byte of `s`: encode whole strings only (n is their whole length
+    // but for strings over 64 KiB, which no record field can be).
+    if (n == String.UTF8.byteLength(s)) {
+      String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, at);
+    } else {
+      const b = String.UTF8.encode(s);
+      memory.copy(at, changetype<usize>(b), <usize>n);
     }
-    return out;
+  }
+  /** The bytes written. */
+  get ptr(): usize {
+    return changetype<usize>(this.buf);
   }
 }
 

@@ -88,15 +88,14 @@ export class Slot {
   encode(): ArrayBuffer {
     const host = String.UTF8.encode(this.host);
     const n = this.vmIds.length;
-    let tail: ArrayBuffer | null = null;
+    let tail: Writer | null = null;
     const d = this.drain;
     if (d !== null) {
-      const w = new Writer();
-      writeDrain(w, d);
-      tail = w.finish();
+      tail = new Writer();
+      writeDrain(tail, d);
     }
     const head = 12 + host.byteLength + 8 * n;
-    const out = new ArrayBuffer(head + (tail !== null ? tail.byteLength : 0));
+    const out = new ArrayBuffer(head + (tail !== null ? tail.size : 0));
     const p = changetype<usize>(out);
     store<u32>(p, VERSION);
     store<u32>(p, this.flags, 4);
@@ -108,7 +107,7 @@ export class Slot {
       store<u32>(q + 2 + 8 * i, unchecked(this.vmIds[i]));
       store<u32>(q + 6 + 8 * i, unchecked(this.counts[i]));
     }
-    if (tail !== null) memory.copy(p + head, changetype<usize>(tail), tail.byteLength);
+    if (tail !== null) memory.copy(p + head, tail.ptr, <usize>tail.size);
     return out;
   }
 }
