@@ -36,7 +36,7 @@ import { OVERFLOW_BUCKETS, OVERFLOW_HOST, overflowBucketOf } from "./overflow";
 import { PlayerKey } from "./player_key";
 import { Roster } from "./players";
 import { SharedKeys } from "./shared_keys";
-import { decodeSlot, Edit, editCount, Slot, SlotBuffer } from "./slot";
+import { decodeSlot, Edit, editCount, FLAG_HELD, Slot, SlotBuffer } from "./slot";
 import { CountOp, OverflowCountOp, PruneOp, SlotOp } from "./slot_ops";
 import { Placed, SlotPlacement } from "./slot_placement";
 import { createTableKeys } from "./table_keys";
@@ -361,7 +361,10 @@ export class ConnectionTable {
   private complete(slot: Slot, reason: CompletionReason, remaining: i64, now: i64): void {
     const t = this.terms;
     const owner = t.unowned ? 0 : this.selfId;
-    completeDrain(slot.drain!, reason, remaining, now, owner, t.enabled, t.leaseMillis);
+    const d = slot.drain!;
+    completeDrain(d, reason, remaining, now, owner, t.enabled, t.leaseMillis);
+    // Players who could have come back must not join a server that is going away.
+    if (d.graceSeconds > 0) slot.flags |= FLAG_HELD;
   }
 
   private metricName(host: string): string {

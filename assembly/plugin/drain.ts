@@ -68,6 +68,11 @@ export class Drain {
     return this.state == DrainState.Draining;
   }
 
+  /** Until when a completed episode keeps its host refusing new streams (see FLAG_HELD). */
+  get holdUntil(): i64 {
+    return this.completedAt + <i64>this.graceSeconds * 1000;
+  }
+
   /** Still needs a VM's attention on tick: running, or completed with delivery outstanding. */
   get open(): bool {
     return this.active || (this.state == DrainState.Completed && this.delivery == Delivery.Pending);

@@ -1,7 +1,7 @@
 // Slot changes that start, cancel and finish drain episodes (see slot_ops.ts for the protocol).
 // Completion itself is not an op: every slot write checks for it (ConnectionTable.update).
 import { Delivery, Drain, DrainSource, DrainState } from "./drain";
-import { FLAG_LISTED, Slot } from "./slot";
+import { FLAG_HELD, FLAG_LISTED, Slot } from "./slot";
 import { SlotOp } from "./slot_ops";
 
 /** Drain ops stamp times and compare leases, so they read the clock rather than the tick's. */
@@ -58,6 +58,8 @@ export class StartDrainOp extends DrainOp {
     // A copy: if this write loses its CAS race, the next round starts from the clean record.
     const d = this.fresh.copy();
     slot.drain = d;
+    // A new episode ends the previous one's hold: its own rules apply now.
+    slot.flags &= ~FLAG_HELD;
     this.result = d;
     this.started = true;
     return true;

@@ -51,6 +51,8 @@ export function writeDrainFields(out: ByteBuffer, d: Drain): void {
   if (d.completedAt > 0) {
     out.str(',"completedAt":"').str(isoTime(d.completedAt));
     out.str('","reason":"').str(reasonName(d.reason)).str('","remaining":').int(d.remaining);
+    // Under rejectNew the host refuses new streams until then (slot.ts FLAG_HELD).
+    if (d.graceSeconds > 0) out.str(',"holdUntil":"').str(isoTime(d.holdUntil)).byte(0x22);
   }
   out
     .str(',"delivery":{"state":"')

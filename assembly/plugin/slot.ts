@@ -5,7 +5,7 @@
 //
 // Layout (little-endian): u32 version | u32 flags | u16 hostBytes | host UTF-8 |
 //                         u16 entries | entries x (u32 vmId, u32 count) | [drain, see drain.ts]
-import { Drain, Reader, readDrain, Writer, writeDrain } from "./drain";
+import { Drain, DrainState, Reader, readDrain, Writer, writeDrain } from "./drain";
 import { sameMemory } from "./host_cache";
 import { VmLiveness } from "./vm_liveness";
 
@@ -23,6 +23,14 @@ export const FLAG_CLAIMING: u32 = 2;
  * the same listing again (another VM, the same config pushed again) starts nothing.
  */
 export const FLAG_LISTED: u32 = 4;
+/**
+ * The host's drain completed with a reconnect grace (drain.reconnectGraceSeconds): under
+ * drain.rejectNew its new streams are refused, returning players' too, until that grace has run
+ * since the completion (Drain.holdUntil), because the server is going away: a player let back in
+ * after "drained" would be deleted with it. Set by the completing write; cleared by the first
+ * refusing open that finds the hold over, or by a new episode.
+ */
+export const FLAG_HELD: u32 = 8;
 
 export class Slot {
   flags: u32 = 0;
@@ -46,6 +54,18 @@ export class Slot {
 
   get listed(): bool {
     return (this.flags & FLAG_LISTED) != 0;
+  }
+
+  /**
+   * Whether new streams are still refused after the completion (FLAG_HELD) at `now`; a hold
+   * found over is lifted here, for the write under way to record.
+   */
+  heldAt(now: i64): bool {
+    if ((this.flags & FLAG_HELD) == 0) return false;
+    const d = this.drain;
+    if (d !== null && d.state == DrainState.Completed && now < d.holdUntil) return true;
+    this.flags &= ~FLAG_HELD;
+    return false;
   }
 
   indexOfVm(vmId: u32): i32 {
@@ -200,6 +220,8 @@ export function editCount(
   if (!sameMemory(p + 10, changetype<usize>(host), hostSize)) return Edit.Slow;
   const flags = load<u32>(p, 4);
   if ((flags & FLAG_CLAIMING) != 0 && !acceptClaiming) return Edit.Slow;
+  // A completed drain still holding its host: the decoding path reads the clock and decides.
+  if ((flags & FLAG_HELD) != 0 && delta > 0 && refuseIfDraining) return Edit.Slow;
   const q = p + 10 + hostSize;
   const n = <usize>load<u16>(q);
   const tail = q + 2 + 8 * n;

@@ -2,11 +2,11 @@
 // computes the new value from the one just read; if the write loses the race, `undo` takes back
 // any side effect and the op runs again on the fresh value.
 import { WasmResult } from "../abi/enums";
-import { SharedRead, sharedGet } from "../abi/hostcalls";
+import { nowMillis, SharedRead, sharedGet } from "../abi/hostcalls";
 import { HostMetrics } from "./host_metrics";
 import { slotInList } from "./host_slots";
 import { ONLINE } from "./players";
-import { FLAG_CLAIMING, FLAG_METERED, Slot } from "./slot";
+import { FLAG_CLAIMING, FLAG_HELD, FLAG_METERED, Slot } from "./slot";
 
 export abstract class SlotOp {
   /** Change in live streams this op makes (mirrored into the host's gauge). */
@@ -63,9 +63,12 @@ export class CountOp extends SlotOp {
 
   apply(slot: Slot, self: u32, now: i64): bool {
     this.countDelta = 0;
-    if (this.delta > 0 && this.refuseIfDraining && slot.draining) {
-      this.rejected = true;
-      return false;
+    if (this.delta > 0 && this.refuseIfDraining) {
+      // Counting reads no clock; only a host held after its completion needs one.
+      if (slot.draining || ((slot.flags & FLAG_HELD) != 0 && slot.heldAt(nowMillis()))) {
+        this.rejected = true;
+        return false;
+      }
     }
     const next = <i64>slot.countOf(self) + <i64>this.delta;
     // Nothing of ours to release: the slot was reset while this VM was presumed dead.
@@ -118,8 +121,9 @@ export class OverflowCountOp extends CountOp {
  * from the roster; ONLINE while another stream of theirs is open), refused otherwise. The figure
  * (returning or refused) lands in the write that decides, and that write sees the episode as it
  * is: a stream let in is counted before any later write can find the host empty, so a returning
- * player can delay a completion, never follow one unseen. An episode that ended since the read
- * makes this an ordinary open.
+ * player can delay a completion, never follow one unseen. After a completion the host is held
+ * (FLAG_HELD): everyone is refused until the grace has run since it. An episode that ended since
+ * the read, and holds no more, makes this an ordinary open.
  */
 export class ReturningOp extends SlotOp {
   admitted: bool = false;
@@ -133,8 +137,10 @@ export class ReturningOp extends SlotOp {
     const d = slot.drain;
     const draining = d !== null && d.active;
     const seen = this.lastSeen;
+    const held = !draining && slot.heldAt(now);
     this.admitted =
-      !draining || seen == ONLINE || (seen >= 0 && now - seen <= <i64>d!.graceSeconds * 1000);
+      !held &&
+      (!draining || seen == ONLINE || (seen >= 0 && now - seen <= <i64>d!.graceSeconds * 1000));
     if (!this.admitted) {
       this.countDelta = 0;
       d!.refused++;

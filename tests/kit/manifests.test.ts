@@ -97,7 +97,11 @@ describe("deploy/ manifests", () => {
     // The block label: set at birth, awaited by the hook, released by the probe's action.
     const label = "gs-sync/delete-block";
     expect(at(gss, "spec", "lifecycle", "preDelete", "labelsHandler", label)).toBe("true");
-    expect(at(gss, "spec", "lifecycle", "preDelete", "markPodNotReady")).toBe(true);
+    // In the endpoints while draining, so returning players can get back (the plugin refuses others).
+    expect(at(gss, "spec", "lifecycle", "preDelete", "markPodNotReady")).toBe(false);
+    const drain = at(kitWasmPlugin(), "spec", "defaultConfig", "drain") as Record<string, unknown>;
+    expect(drain).toMatchObject({ rejectNew: true });
+    expect(drain.reconnectGraceSeconds).toBeGreaterThan(0);
     expect(at(gss, "spec", "gameServerTemplate", "metadata", "labels", label)).toBe("true");
     expect(at(gss, "spec", "serviceQualities", 0, "serviceQualityAction", 0)).toMatchObject({
       state: true,

@@ -201,6 +201,64 @@ describe("returning players under drain.rejectNew", () => {
   });
 });
 
+describe("after a completion", () => {
+  it("the host refuses everyone for the grace: players who could come back would join a server going away", async () => {
+    const gw = await drainGateway(RETURNING);
+    const p = join(gw, "player-7", 0);
+    startDrain(gw, HOST);
+    p.close();
+    const done = completeKey(gw, HOST);
+    expect(done).toMatchObject({ reason: "drained", returning: 0 });
+    expect(drainOf(gw, HOST)).toMatchObject({
+      state: "completed",
+      holdUntil: new Date(Date.parse(done?.completedAt as string) + 10_000).toISOString(),
+    });
+    gw.advance(3000);
+    expect(refused(join(gw, "player-7", 1))).toBe(true); // within the grace, but it is over
+    expect(refused(join(gw, "stranger", 2))).toBe(true);
+    expect(hostView(gw)).toMatchObject({ active: 0, drain: { state: "completed", refused: 2 } });
+    gw.advance(7500);
+    const back = join(gw, "player-7", 3);
+    expect(back.localResponse).toBeUndefined();
+    expect(join(gw, "stranger", 0).localResponse).toBeUndefined();
+    expect(hostView(gw)).toMatchObject({ active: 2 });
+    // Still the one completion: nothing after it reopened or re-signalled the episode.
+    expect(completeKey(gw, HOST)).toMatchObject({ episode: done?.episode, reason: "drained" });
+  });
+
+  it("without a grace, new streams are let in right after the completion, as before", async () => {
+    const gw = await drainGateway({
+      players: { header: "x-player-id" },
+      drain: { rejectNew: true },
+    });
+    join(gw, "player-7", 0).close();
+    startDrain(gw, HOST);
+    expect(completeKey(gw, HOST)).toMatchObject({ reason: "drained" });
+    expect(drainOf(gw, HOST)).not.toHaveProperty("holdUntil");
+    expect(join(gw, "stranger", 1).localResponse).toBeUndefined();
+  });
+
+  it("a new drain during the hold ends it: its own rules apply", async () => {
+    const gw = await drainGateway(RETURNING);
+    const a = join(gw, "a", 0);
+    const b = join(gw, "b", 1);
+    startDrain(gw, HOST);
+    a.close();
+    b.close();
+    const first = completeKey(gw, HOST)?.episode;
+    expect(first).toBeDefined();
+    gw.advance(1000);
+    const second = startDrain(gw, HOST);
+    expect(second.drain).toMatchObject({ state: "completed" }); // nobody on: completes at once
+    expect(second.drain.episode).not.toBe(first);
+    // The new episode holds from its own completion.
+    gw.advance(9500);
+    expect(refused(join(gw, "a", 2))).toBe(true);
+    gw.advance(1000);
+    expect(join(gw, "a", 2).localResponse).toBeUndefined();
+  });
+});
+
 describe("identities are stored only as keyed hashes", () => {
   it("SipHash-2-4 reference: the paper's test vectors", () => {
     const key = Uint8Array.from({ length: 16 }, (_, i) => i);
