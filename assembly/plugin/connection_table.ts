@@ -39,35 +39,13 @@ import { SharedKeys } from "./shared_keys";
 import { decodeSlot, Edit, editCount, FLAG_HELD, Slot, SlotBuffer } from "./slot";
 import { CountOp, OverflowCountOp, PruneOp, SlotOp } from "./slot_ops";
 import { Placed, SlotPlacement } from "./slot_placement";
+import { CLAIMING, DECLINED, GAVE_UP, SlotWrite, WRONG_HOST, WriteResult } from "./slot_write";
 import { createTableKeys } from "./table_keys";
 import { VmLiveness } from "./vm_liveness";
 
 const OVERFLOW_HOST_BYTES = String.UTF8.encode(OVERFLOW_HOST);
 
 const SWEEP_PER_TICK = 64;
-
-/** How a write of a slot ended. */
-export enum SlotWrite {
-  Ok,
-  /** The slot holds another host now (evicted, or never this host's). */
-  WrongHost,
-  /** The op chose not to write (e.g. a new stream refused while draining). */
-  Declined,
-  /** Another VM is still claiming the slot and the op does not accept that (SlotOp). */
-  Claiming,
-  /** Shared data refused the write for a reason other than a lost race. */
-  GaveUp,
-  /** No slot could be had for a host without one. */
-  NoRoom,
-}
-
-export class WriteResult {
-  constructor(
-    public status: SlotWrite,
-    /** The value written (status Ok), or null. */
-    public written: Slot | null,
-  ) {}
-}
 
 export class ConnectionTable {
   keys: SharedKeys = new SharedKeys("conn-drain/");
@@ -404,8 +382,3 @@ export class ConnectionTable {
     return this.total(decodeSlot(this.overflowRead.value));
   }
 }
-
-const WRONG_HOST = new WriteResult(SlotWrite.WrongHost, null);
-const CLAIMING = new WriteResult(SlotWrite.Claiming, null);
-const DECLINED = new WriteResult(SlotWrite.Declined, null);
-const GAVE_UP = new WriteResult(SlotWrite.GaveUp, null);

@@ -6,13 +6,14 @@ import { LogLevel } from "../abi/enums";
 import { log, nowMillis, randomU32 } from "../abi/hostcalls";
 import { editValue, ListEdit, listOf, ValueEdit } from "./cas";
 import { Config, DrainConfig } from "./config";
-import { ConnectionTable, SlotWrite } from "./connection_table";
+import { ConnectionTable } from "./connection_table";
 import { Delivery, Drain, DrainSource } from "./drain";
 import { CancelDrainOp, StartDrainOp, UnlistOp } from "./drain_ops";
 import { newDrain } from "./drain_rules";
 import { decodeHostSlots, HostSlots } from "./host_slots";
 import { Slot } from "./slot";
 import { PruneOp } from "./slot_ops";
+import { SlotWrite } from "./slot_write";
 import { slotAt } from "./table_view";
 import { Webhook } from "./webhook";
 

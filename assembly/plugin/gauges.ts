@@ -5,10 +5,11 @@
 import { LogLevel } from "../abi/enums";
 import { log } from "../abi/hostcalls";
 import { editValue, ListEdit } from "./cas";
-import { ConnectionTable, SlotWrite } from "./connection_table";
+import { ConnectionTable } from "./connection_table";
 import { Lease } from "./host_cache";
 import { hostMetricName } from "./host_metrics";
 import { MeterOp } from "./slot_ops";
+import { SlotWrite } from "./slot_write";
 
 export class Gauges {
   /** The config generation in which the cap was last logged (once per VM and config). */

@@ -2,11 +2,12 @@
 // they left a moment ago is not new. This is the second look a refused stream gets: the host's
 // roster says when its player was last there, and one write of the slot lets the stream in (if
 // that was within the episode's grace) or records the refusal (ReturningOp).
-import { ConnectionTable, SlotWrite } from "./connection_table";
+import { ConnectionTable } from "./connection_table";
 import { HostEntry, Lease } from "./host_cache";
 import { UNKNOWN } from "./players";
 import { ReturningOp } from "./slot_ops";
 import { Placed } from "./slot_placement";
+import { SlotWrite } from "./slot_write";
 
 /**
  * A stream the table refused because `entry`'s host drains: its lease if `player` (0: a stranger)

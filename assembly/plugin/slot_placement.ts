@@ -15,7 +15,7 @@ import {
   sharedSet,
 } from "../abi/hostcalls";
 import { editValue, ListEdit, ValueEdit } from "./cas";
-import { ConnectionTable, SlotWrite } from "./connection_table";
+import { ConnectionTable } from "./connection_table";
 import { hostMetricName } from "./host_metrics";
 import { bucketOf, listWithout, pairInList, slotInList } from "./host_slots";
 import { OVERFLOW_HOST, overflowBucketOf } from "./overflow";
@@ -29,6 +29,7 @@ import {
   Slot,
 } from "./slot";
 import { FinishClaimOp, PruneOp, SlotOp } from "./slot_ops";
+import { SlotWrite } from "./slot_write";
 
 /** Where an op on a host's slot landed (ConnectionTable.apply). */
 export class Placed {

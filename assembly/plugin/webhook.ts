@@ -14,12 +14,13 @@ import {
   sharedSet,
 } from "../abi/hostcalls";
 import { Config, WebhookConfig } from "./config";
-import { ConnectionTable, SlotWrite } from "./connection_table";
+import { ConnectionTable } from "./connection_table";
 import { Delivery, Drain } from "./drain";
 import { AttemptOp, OutcomeOp, TakeOverOp } from "./drain_ops";
 import { completionJson } from "./drain_render";
 import { backoffMillis, CompletionSink, DeliveryTerms } from "./drain_rules";
 import { Slot } from "./slot";
+import { SlotWrite } from "./slot_write";
 import { slotOf } from "./table_view";
 import { SIGNATURE_HEADER, webhookSignature } from "./webhook_signature";
 
