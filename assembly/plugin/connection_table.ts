@@ -160,7 +160,8 @@ export class ConnectionTable {
   /**
    * Counts one new stream of `entry`'s host, on its slot or, when no slot can be had, in its
    * overflow slot: every stream is counted somewhere. Returns its lease, or null when it was
-   * refused because the host is draining (drain.rejectNew).
+   * refused because the host is draining, or held after its drain completed (drain.rejectNew;
+   * returning.ts gives such a stream its second look).
    *
    * The common case (the host's slot is known and holds only live VMs' plain counts) is edited
    * in place: one read, one write, no allocation (editCount). Anything else, and a host's first

@@ -122,7 +122,7 @@ export class PlayerStream extends HttpContext {
     if (!entry.tracked(this.config.hosts)) return Verdict.NotCounted;
     const table = this.table;
     let lease = table.open(entry, this.config.drain.rejectNew);
-    // Refused because the host drains: unless the player is coming back.
+    // Refused because the host drains (or was just drained): unless the player is coming back.
     if (lease === null) lease = admitIfReturning(table, entry, this.player);
     if (lease === null) return Verdict.Refused;
     this.lease = lease;

@@ -10,8 +10,9 @@ import { Placed } from "./slot_placement";
 import { SlotWrite } from "./slot_write";
 
 /**
- * A stream the table refused because `entry`'s host drains: its lease if `player` (0: a stranger)
- * is returning, else null. Either way the outcome is counted in the host's drain.
+ * A stream the table refused because `entry`'s host drains (or is held after its drain completed):
+ * its lease if `player` (0: a stranger) is returning to a drain still running, else null. Either
+ * way the outcome is counted in the host's drain.
  */
 export function admitIfReturning(
   table: ConnectionTable,
