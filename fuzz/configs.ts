@@ -33,12 +33,25 @@ export function validConfig(rng: Rng, token: string): Record<string, unknown> {
   if (rng.chance(0.3)) c.gatewayId = `gw-${rng.int(1000)}`;
   if (rng.chance(0.3)) c.metrics = { enabled: rng.chance(0.5), maxHosts: rng.int(10000) };
   if (rng.chance(0.3)) (c.admin as Record<string, unknown>).allowCidrs = ["10.0.0.0/8", "::/0"];
-  if (rng.chance(0.3))
-    c.drain = {
+  if (rng.chance(0.3)) {
+    const source = rng.pick(["header", "cookie", "query"]);
+    c.players = { [source]: rng.pick(["x-player-id", "pid", "Player_ID", "sid~1"]) };
+    if (rng.chance(0.3)) (c.players as Record<string, unknown>).maxPerHost = 1 + rng.int(16384);
+  }
+  if (rng.chance(0.3)) {
+    const drain: Record<string, unknown> = {
       deadlineSeconds: rng.int(86400),
       rejectNew: rng.chance(0.5),
       retryAfterSeconds: 1 + rng.int(3600),
+      quietSeconds: rng.int(3601),
+      rememberPlayers: 1 + rng.int(16384),
     };
+    // A grace needs players and rejectNew (config.ts checkReturning).
+    if (c.players !== undefined && drain.rejectNew === true) {
+      drain.reconnectGraceSeconds = rng.int(3601);
+    }
+    c.drain = drain;
+  }
   if (rng.chance(0.3))
     c.webhook = {
       cluster: "hook",
@@ -82,6 +95,20 @@ function brokenConfig(rng: Rng, token: string): Record<string, unknown> {
         { deadlineSeconds: -1 },
         { rejectNew: "yes" },
         { unknown: 1 },
+        { reconnectGraceSeconds: 5 },
+        { rejectNew: true, reconnectGraceSeconds: 3601 },
+        { rememberPlayers: 0 },
+      ])),
+    () =>
+      (c.players = rng.pick([
+        {},
+        { header: "x id" },
+        { header: "a", cookie: "b" },
+        { query: "a=b" },
+        { cookie: "" },
+        { header: "x-player-id", maxPerHost: 16385 },
+        { header: 1 },
+        "x-player-id",
       ])),
     () => (c[`k${rng.int(100)}`] = 1),
     () => (c._rules_ = [{ _match_route_: ["r"], maxHosts: 3 }]),
