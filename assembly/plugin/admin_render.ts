@@ -115,39 +115,53 @@ export function renderPrometheus(
   writePlayers(out, sorted, gw);
   // Only draining hosts have a quiet clock and episode figures; with none, the families are left
   // out (as before them).
-  for (let family = 0; family < 3; family++) {
-    let headed = false;
-    for (let i = 0; i < sorted.length; i++) {
-      const h = unchecked(sorted[i]);
-      const d = h.drain;
-      if (d === null || !d.active) continue;
-      if (!headed) {
-        headed = true;
-        writeEpisodeHelp(out, family);
-      }
-      const prefix = family == 0 ? PROM_QUIET : family == 1 ? PROM_RETURNING : PROM_REFUSED;
-      out.raw(prefix).asciiEscaped(h.name, false).raw(PROM_GATEWAY).raw(gw).raw(PROM_END);
-      if (family == 0) writeQuietSeconds(out, d.quietSince, now);
-      else out.int(<i64>(family == 1 ? d.returning : d.refused));
-      out.byte(0x0a);
-    }
-  }
+  writeEpisodeFamily(out, sorted, gw, EpisodeFigure.QuietSeconds, now);
+  writeEpisodeFamily(out, sorted, gw, EpisodeFigure.Returning, now);
+  writeEpisodeFamily(out, sorted, gw, EpisodeFigure.Refused, now);
   return out.bytes();
 }
 
-function writeEpisodeHelp(out: ByteBuffer, family: i32): void {
-  if (family == 0) {
-    out.str("# HELP conn_drain_quiet_seconds Seconds a draining host's count has stood at ");
-    out.str("zero (it completes once this reaches drain.quietSeconds); 0 while it is not.\n");
-    out.str("# TYPE conn_drain_quiet_seconds gauge\n");
-  } else if (family == 1) {
-    out.str("# HELP conn_drain_episode_returning Streams of returning players let in during ");
-    out.str("the host's running drain (drain.reconnectGraceSeconds).\n");
-    out.str("# TYPE conn_drain_episode_returning gauge\n");
-  } else {
-    out.str("# HELP conn_drain_episode_refused New streams refused during the host's running ");
-    out.str("drain (drain.rejectNew).\n");
-    out.str("# TYPE conn_drain_episode_refused gauge\n");
+/** The per-draining-host families, each with its name (the prefix) and help text. */
+enum EpisodeFigure {
+  QuietSeconds,
+  Returning,
+  Refused,
+}
+
+const EPISODE_PREFIX: StaticArray<ArrayBuffer> = [PROM_QUIET, PROM_RETURNING, PROM_REFUSED];
+const EPISODE_HELP: StaticArray<string> = [
+  "# HELP conn_drain_quiet_seconds Seconds a draining host's count has stood at zero (it " +
+    "completes once this reaches drain.quietSeconds); 0 while it is not.\n" +
+    "# TYPE conn_drain_quiet_seconds gauge\n",
+  "# HELP conn_drain_episode_returning Streams of returning players let in during the host's " +
+    "running drain (drain.reconnectGraceSeconds).\n" +
+    "# TYPE conn_drain_episode_returning gauge\n",
+  "# HELP conn_drain_episode_refused New streams refused during the host's running drain " +
+    "(drain.rejectNew).\n" +
+    "# TYPE conn_drain_episode_refused gauge\n",
+];
+
+function writeEpisodeFamily(
+  out: ByteBuffer,
+  sorted: Array<HostCount>,
+  gw: ArrayBuffer,
+  figure: EpisodeFigure,
+  now: i64,
+): void {
+  let headed = false;
+  for (let i = 0; i < sorted.length; i++) {
+    const h = unchecked(sorted[i]);
+    const d = h.drain;
+    if (d === null || !d.active) continue;
+    if (!headed) {
+      headed = true;
+      out.str(EPISODE_HELP[figure]);
+    }
+    out.raw(EPISODE_PREFIX[figure]).asciiEscaped(h.name, false).raw(PROM_GATEWAY).raw(gw);
+    out.raw(PROM_END);
+    if (figure == EpisodeFigure.QuietSeconds) writeQuietSeconds(out, d.quietSince, now);
+    else out.int(<i64>(figure == EpisodeFigure.Returning ? d.returning : d.refused));
+    out.byte(0x0a);
   }
 }
 

@@ -145,12 +145,13 @@ export class Writer {
   /** A u16 length, then at most 65,535 bytes of the string's UTF-8. */
   str(s: string): void {
     const len = this.room(2);
-    const n = min(String.UTF8.byteLength(s), 0xffff);
+    const whole = String.UTF8.byteLength(s);
+    const n = min(whole, 0xffff);
     store<u16>(len, <u16>n);
     const at = this.room(n);
-    // encodeUnsafe writes every byte of `s`: encode whole strings only (n is their whole length
-    // but for strings over 64 KiB, which no record field can be).
-    if (n == String.UTF8.byteLength(s)) {
+    // encodeUnsafe writes every byte of `s`, so only a whole string is encoded in place (all but
+    // one over 64 KiB, which no record field can be).
+    if (n == whole) {
       String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, at);
     } else {
       const b = String.UTF8.encode(s);

@@ -62,6 +62,12 @@ class RosterView {
     return this.gone <= size && this.goneAt + this.gone * ENTRY <= p + size;
   }
 
+  /** Reads as a roster with no entries (a value that is not this host's roster). */
+  empty(): void {
+    this.live = 0;
+    this.gone = 0;
+  }
+
   holds(p: usize, host: ArrayBuffer): bool {
     const n = <usize>host.byteLength;
     return this.hostSize == n && sameMemory(p + 6, changetype<usize>(host), n);
@@ -79,12 +85,20 @@ export class PlayerCount {
   ) {}
 }
 
+/** What a rewrite of a roster came to. */
+enum Rewrite {
+  /** `out` holds the new value. */
+  Write,
+  /** Nothing to write: a close of a stream the roster does not hold. */
+  Nothing,
+  /** An open found the roster full: the stream stays out. */
+  Full,
+}
+
 /** One change to a roster: a stream of `player` on this VM opens (+1) or ends (-1). */
 class RosterChange {
   delta: i32 = 0;
   player: u64 = 0;
-  /** Entered in the roster (false: it was full). Set by an open, read by its close. */
-  named: bool = true;
   maxLive: usize = 0;
   /** Remember the player as gone at this time (0: the host is not draining, forget all gone). */
   leftAt: i64 = 0;
@@ -111,11 +125,8 @@ export class Roster {
     const c = this.change;
     c.delta = 1;
     c.player = player;
-    c.named = true;
     c.maxLive = <usize>maxPerHost;
-    c.leftAt = -1; // an open leaves the gone list as it is
-    this.apply(key, host);
-    return c.named;
+    return this.apply(key, host) != Rewrite.Full;
   }
 
   /**
@@ -170,13 +181,9 @@ export class Roster {
     if (sharedGetAt(key) != WasmResult.Ok) return new PlayerCount(0);
     const p = rawPtr();
     const v = this.view;
-    let result = new PlayerCount(0);
-    if (v.parse(p, rawSize()) && v.holds(p, host)) {
-      result = new PlayerCount(this.distinct(v));
-      result.exact = this.sameStreams(v, slot);
-    } else {
-      result.exact = this.slotEmpty(slot);
-    }
+    if (!v.parse(p, rawSize()) || !v.holds(p, host)) v.empty();
+    const result = new PlayerCount(this.distinct(v));
+    result.exact = this.sameStreams(v, slot);
     releaseRaw(p);
     return result;
   }
@@ -207,15 +214,6 @@ export class Roster {
     // Every live VM of the roster was matched in the slot: none has streams the slot has not.
     for (let k = 0; k < vms.length; k++) {
       if (slot.indexOfVm(unchecked(vms[k])) < 0) return false;
-    }
-    return true;
-  }
-
-  private slotEmpty(slot: Slot): bool {
-    for (let k = 0; k < slot.vmIds.length; k++) {
-      if (this.liveness.isAlive(unchecked(slot.vmIds[k])) && unchecked(slot.counts[k]) > 0) {
-        return false;
-      }
     }
     return true;
   }
@@ -252,34 +250,35 @@ export class Roster {
   }
 
   /** The change in `this.change`, by compare-and-swap until it lands or there is nothing to do. */
-  private apply(key: ArrayBuffer, host: ArrayBuffer): void {
+  private apply(key: ArrayBuffer, host: ArrayBuffer): Rewrite {
     while (true) {
-      if (sharedGetAt(key) != WasmResult.Ok) return;
+      if (sharedGetAt(key) != WasmResult.Ok) return Rewrite.Nothing;
       const p = rawPtr();
       const cas = rawCas();
-      const write = this.rewrite(p, rawSize(), host);
+      const outcome = this.rewrite(p, rawSize(), host);
       releaseRaw(p);
-      if (!write) return;
+      if (outcome != Rewrite.Write) return outcome;
       const status = sharedSetAt(key, this.out.ptr, this.out.size, cas);
-      if (status != WasmResult.CasMismatch) return;
+      if (status != WasmResult.CasMismatch) return outcome;
     }
   }
 
   /**
-   * Writes into `out` the roster at `p` with the change applied; false if there is nothing to
-   * write. A roster of another host (the slot changed hands) is started afresh by an open and
+   * Writes into `out` the roster at `p` with the change applied. A roster of another host (the slot changed hands) is started afresh by an open and
    * left alone by a close: the stream it ends was never in it. Built from copied runs of the old
    * value, so a change costs a scan and a copy whatever the roster holds; dead VMs' entries are
    * ignored by every read and dropped only when an open finds the roster full.
    */
-  private rewrite(p: usize, size: usize, host: ArrayBuffer): bool {
+  private rewrite(p: usize, size: usize, host: ArrayBuffer): Rewrite {
     const c = this.change;
     const v = this.view;
-    const mine = v.parse(p, size) && v.holds(p, host);
-    if (!mine && c.delta < 0) return false;
+    if (!v.parse(p, size) || !v.holds(p, host)) {
+      if (c.delta < 0) return Rewrite.Nothing;
+      v.empty();
+    }
     const hostSize = <usize>host.byteLength;
-    const live = mine ? v.live : 0;
-    const gone = mine ? v.gone : 0;
+    const live = v.live;
+    const gone = v.gone;
     const self = this.liveness.selfId;
     let at: isize = -1;
     for (let i: usize = 0; i < live; i++) {
@@ -314,18 +313,17 @@ export class Roster {
         store<u32>(e, 1, 12);
         kept++;
       } else {
-        // Full: the stream stays out (the host's figure then says it is not exact).
-        c.named = false;
-        return false;
+        // The stream stays out (the host's figure then says it is not exact).
+        return Rewrite.Full;
       }
     } else if (c.delta < 0) {
-      // Not ours to release (the roster started afresh since): nothing to write.
-      return false;
+      // Not ours to release (the roster started afresh since).
+      return Rewrite.Nothing;
     }
     store<u32>(w + 6 + hostSize, <u32>kept);
     o += kept * ENTRY;
     this.out.size = this.writeGone(o, gone) - w;
-    return true;
+    return Rewrite.Write;
   }
 
   /** The gone list at `o` after the change: kept by an open; by a close, only while draining. */
