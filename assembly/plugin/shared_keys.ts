@@ -113,13 +113,3 @@ export function encodeU32(n: u32): ArrayBuffer {
 export function decodeU32(bytes: ArrayBuffer): u32 {
   return bytes.byteLength >= 4 ? load<u32>(changetype<usize>(bytes)) : 0;
 }
-
-export function encodeI64(n: i64): ArrayBuffer {
-  const out = new ArrayBuffer(8);
-  store<i64>(changetype<usize>(out), n);
-  return out;
-}
-
-export function decodeI64(bytes: ArrayBuffer): i64 {
-  return bytes.byteLength >= 8 ? load<i64>(changetype<usize>(bytes)) : 0;
-}
