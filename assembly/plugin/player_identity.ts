@@ -8,28 +8,30 @@ import { PlayerKey } from "./player_key";
 import { IdentityFrom, PlayersConfig } from "./players_config";
 
 const COOKIE = String.UTF8.encode("cookie");
-const PATH = String.UTF8.encode(":path");
 
-/** The hashed identity of the current request's player, or 0 for a stranger. */
+/**
+ * The hashed identity of the current request's player from its header or cookie, or 0 for a
+ * stranger. A query-parameter identity comes from the :path the stream reads anyway
+ * (playerInPath), so that :path is read once.
+ */
 export function playerOf(players: PlayersConfig, key: PlayerKey): u64 {
   const from = players.from;
-  if (from == IdentityFrom.None || !key.loaded) return 0;
-  const header =
-    from == IdentityFrom.Header ? players.nameBytes : from == IdentityFrom.Cookie ? COOKIE : PATH;
+  if ((from != IdentityFrom.Header && from != IdentityFrom.Cookie) || !key.loaded) return 0;
+  const header = from == IdentityFrom.Header ? players.nameBytes : COOKIE;
   if (getHeaderRaw(HeaderMap.RequestHeaders, header) != WasmResult.Ok) return 0;
   const p = rawPtr();
   const size = rawSize();
-  const name = players.nameBytes;
   let found: u64 = 0;
-  if (from == IdentityFrom.Header) {
-    found = size > 0 ? key.hash(p, size) : 0;
-  } else if (from == IdentityFrom.Cookie) {
-    found = hashCookie(p, size, name, key);
-  } else {
-    found = hashQueryParam(p, size, name, key);
-  }
+  if (from == IdentityFrom.Header) found = size > 0 ? key.hash(p, size) : 0;
+  else found = hashCookie(p, size, players.nameBytes, key);
   releaseRaw(p);
   return found;
+}
+
+/** The hashed query-parameter identity in the request's :path (`size` bytes at `p`), or 0. */
+export function playerInPath(players: PlayersConfig, key: PlayerKey, p: usize, size: usize): u64 {
+  if (players.from != IdentityFrom.Query || !key.loaded) return 0;
+  return hashQueryParam(p, size, players.nameBytes, key);
 }
 
 /**

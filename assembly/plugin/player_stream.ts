@@ -22,7 +22,8 @@ import { AdminEndpoint, AdminRequest } from "./admin";
 import { Config, KeyBy } from "./config";
 import { ConnectionTable } from "./connection_table";
 import { HostEntry, Lease } from "./host_cache";
-import { playerOf } from "./player_identity";
+import { playerInPath, playerOf } from "./player_identity";
+import { IdentityFrom } from "./players_config";
 import { admitIfReturning } from "./returning";
 
 // Names and property paths, encoded once (property path segments are NUL-separated).
@@ -63,16 +64,26 @@ export class PlayerStream extends HttpContext {
   onRequestHeaders(headers: u32, endOfStream: bool): u32 {
     // Headers can only be read now: Envoy drops them once this callback returns Continue.
     const admin = this.admin;
-    if (admin !== null) {
-      const path = this.adminPath(admin);
+    const players = this.config.players;
+    const byQuery = players.from == IdentityFrom.Query;
+    // One read of :path serves both the admin check and a query-parameter identity.
+    if (
+      (admin !== null || byQuery) &&
+      getHeaderRaw(HeaderMap.RequestHeaders, PATH) == WasmResult.Ok
+    ) {
+      const p = rawPtr();
+      const size = rawSize();
+      const path =
+        admin !== null && admin.matchesAt(p, size) ? String.UTF8.decodeUnsafe(p, size) : null;
+      if (path === null) this.player = playerInPath(players, this.table.playerKey, p, size);
+      releaseRaw(p);
       if (path !== null) {
         this.local = true;
-        this.answerAdmin(admin, path);
+        this.answerAdmin(admin!, path);
         return Action.Pause;
       }
     }
-    if (this.config.players.enabled)
-      this.player = playerOf(this.config.players, this.table.playerKey);
+    if (players.enabled && !byQuery) this.player = playerOf(players, this.table.playerKey);
     const keyBy = this.config.keyBy;
     if (keyBy == KeyBy.Upstream) return Action.Continue;
     // Envoy resolves the route, and with it cluster_name, before the filter chain runs.
@@ -167,16 +178,6 @@ export class PlayerStream extends HttpContext {
     if (getPropertyRaw(UPSTREAM_ADDRESS) != WasmResult.Ok) return false;
     releaseRaw(rawPtr());
     return true;
-  }
-
-  /** The request's :path if it addresses the admin endpoint, else null (no copy made). */
-  private adminPath(admin: AdminEndpoint): string | null {
-    if (getHeaderRaw(HeaderMap.RequestHeaders, PATH) != WasmResult.Ok) return null;
-    const p = rawPtr();
-    const size = rawSize();
-    const path = admin.matchesAt(p, size) ? String.UTF8.decodeUnsafe(p, size) : null;
-    releaseRaw(p);
-    return path;
   }
 
   /** drain.rejectNew: a new player for a draining host is turned away; existing ones stay. */
