@@ -5,11 +5,13 @@ import { readFileSync } from "node:fs";
 
 /** A setting the receiver cannot start with; the message names the variable. */
 export class ConfigError extends Error {
+  /** `text`: the whole message, when it names the variable otherwise than "VARIABLE: message". */
   constructor(
     readonly variable: string,
     message: string,
+    text = `${variable}: ${message}`,
   ) {
-    super(`${variable}: ${message}`);
+    super(text);
     this.name = "ConfigError";
   }
 }

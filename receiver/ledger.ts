@@ -56,7 +56,7 @@ export class Ledger {
   private readonly hosts = new Map<string, HostDrain>();
   /** episode (= idempotency key) → what it reported and until when */
   private readonly episodes = new Map<string, Episode>();
-  readonly ttlMs: number;
+  private readonly ttlMs: number;
   private readonly maxHosts: number;
   private readonly maxEpisodes: number;
   private readonly now: () => number;

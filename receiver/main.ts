@@ -8,8 +8,7 @@ import { freshnessFromEnv, startReceiver } from "./server.js";
 
 function fail(e: unknown): never {
   const message = e instanceof Error ? e.message : String(e);
-  // server.ts's freshnessFromEnv names its variable first too: "LEDGER_TTL_SECONDS must be …".
-  const config = e instanceof ConfigError || /^[A-Z][A-Z0-9_]+ must /.test(message);
+  const config = e instanceof ConfigError;
   process.stderr.write(
     `conn-drain receiver: ${config ? "configuration error: " : ""}${message.split("\n")[0]}\n`,
   );

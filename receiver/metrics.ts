@@ -2,37 +2,19 @@
 // the gateways report them, how long each drain took (completedAt - startedAt from the signed
 // body), and what the receiver did about the GameServer. The gateway's admin path has the live
 // counts; completions and durations exist only in the webhooks, so they are counted here.
-import type { Outcome } from "./release.js";
-import type { DrainComplete, Rejection } from "./signature.js";
+import { OUTCOMES, type Outcome } from "./release.js";
+import { DRAIN_REASONS, type DrainComplete, REJECTIONS } from "./signature.js";
 
 /** Why a delivery was refused: its signature (malformed, mismatch, stale, future) or its body. */
-export type RejectReason = Rejection | "body" | "idempotency-key";
-const REJECT_REASONS: RejectReason[] = [
-  "malformed",
-  "mismatch",
-  "stale",
-  "future",
-  "body",
-  "idempotency-key",
-];
-
-const REPORT_REASONS: Array<DrainComplete["reason"]> = ["drained", "deadline"];
-const OUTCOMES: Outcome[] = [
-  "released",
-  "already-released",
-  "waiting-for-replicas",
-  "not-predelete",
-  "unknown-host",
-  "gone",
-  "retry",
-];
+const REJECT_REASONS = [...REJECTIONS, "body", "idempotency-key"] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
 
 const BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400];
 
 export class ReceiverMetrics {
   // Every label value starts at 0: a counter whose series first appears already at 1 loses that
   // increment to rate()/increase(), so the dashboard would miss each first report and decision.
-  private readonly reports = new Map<string, number>(REPORT_REASONS.map((r) => [r, 0]));
+  private readonly reports = new Map<string, number>(DRAIN_REASONS.map((r) => [r, 0]));
   private readonly outcomes = new Map<string, number>(OUTCOMES.map((o) => [o, 0]));
   private readonly counts = BUCKETS.map(() => 0);
   private total = 0;

@@ -6,14 +6,17 @@ import { type Kube, KubeError } from "./kube.js";
 import type { Ledger } from "./ledger.js";
 import type { ReceiverMetrics } from "./metrics.js";
 
-export type Outcome =
-  | "released"
-  | "already-released"
-  | "waiting-for-replicas"
-  | "not-predelete"
-  | "unknown-host"
-  | "gone"
-  | "retry";
+/** What the receiver decides for a host, in the order its metrics list them. */
+export const OUTCOMES = [
+  "released",
+  "already-released",
+  "waiting-for-replicas",
+  "not-predelete",
+  "unknown-host",
+  "gone",
+  "retry",
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
 
 export class Releaser {
   private readonly busy = new Set<string>();

@@ -3,7 +3,7 @@
 // records the replica's report in the per-episode ledger and lets the Releaser decide.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ReceiverConfig } from "./config.js";
+import { ConfigError, type ReceiverConfig } from "./config.js";
 import type { Kube } from "./kube.js";
 import { DEFAULT_LEDGER_TTL_SECONDS, Ledger } from "./ledger.js";
 import { ReceiverMetrics } from "./metrics.js";
@@ -37,7 +37,8 @@ function seconds(
   if (text === undefined || text === "") return undefined;
   const n = Number(text);
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new Error(`${name} must be a whole number of seconds from ${min} to ${max}, got ${text}`);
+    const must = `must be a whole number of seconds from ${min} to ${max}, got ${text}`;
+    throw new ConfigError(name, must, `${name} ${must}`);
   }
   return n;
 }

@@ -16,9 +16,14 @@ export const IDEMPOTENCY_HEADER = "idempotency-key";
 export const DEFAULT_TOLERANCE_SECONDS = 300;
 
 /** The exact bytes the HMAC covers: "<t>." then the body. */
-export function signedPayload(t: number | string, body: Uint8Array | string): Buffer {
+function signedPayload(t: number, body: Uint8Array | string): Buffer {
   const raw = typeof body === "string" ? Buffer.from(body, "utf8") : Buffer.from(body);
   return Buffer.concat([Buffer.from(`${t}.`, "ascii"), raw]);
+}
+
+/** The v1 value: hex HMAC-SHA256 of the signed payload. */
+function mac(secret: string, t: number, body: Uint8Array | string): string {
+  return createHmac("sha256", secret).update(signedPayload(t, body)).digest("hex");
 }
 
 /** The header value conn-drain sends for `body` at Unix second `t` (default: now). */
@@ -27,11 +32,12 @@ export function sign(
   secret: string,
   t: number = Math.floor(Date.now() / 1000),
 ): string {
-  const mac = createHmac("sha256", secret).update(signedPayload(t, body)).digest("hex");
-  return `t=${t},v1=${mac}`;
+  return `t=${t},v1=${mac(secret, t, body)}`;
 }
 
-export type Rejection = "malformed" | "mismatch" | "stale" | "future";
+/** Why a signature is refused, in the order the receiver's metrics list them. */
+export const REJECTIONS = ["malformed", "mismatch", "stale", "future"] as const;
+export type Rejection = (typeof REJECTIONS)[number];
 
 export type Verdict =
   | { ok: true; t: number }
@@ -84,9 +90,7 @@ export function verifySignature(
         : `missing or malformed ${SIGNATURE_HEADER}: expected t=<unix seconds>,v1=<hex HMAC-SHA256>`,
     };
   }
-  const expected = Buffer.from(
-    createHmac("sha256", secret).update(signedPayload(parsed.t, body)).digest("hex"),
-  );
+  const expected = Buffer.from(mac(secret, parsed.t, body));
   let match = false;
   for (const given of parsed.v1) {
     // Every candidate is compared in full: no early exit on the first match either.
@@ -114,6 +118,9 @@ export function verifySignature(
   return { ok: true, t: parsed.t };
 }
 
+/** Why a drain completed, in the order the receiver's metrics list them. */
+export const DRAIN_REASONS = ["drained", "deadline"] as const;
+
 /** The drain-complete webhook body (README, "Draining a game server"). */
 export interface DrainComplete {
   event: "drain_complete";
@@ -121,7 +128,7 @@ export interface DrainComplete {
   episode: string;
   startedAt: string;
   completedAt: string;
-  reason: "drained" | "deadline";
+  reason: (typeof DRAIN_REASONS)[number];
   remaining: number;
   gateway: string;
   upstreams: string[];
@@ -148,7 +155,7 @@ export function parseDrainComplete(body: Uint8Array): DrainComplete | undefined 
   if (o.event !== "drain_complete" || !str("host") || !str("episode") || !str("gateway")) {
     return undefined;
   }
-  if (o.reason !== "drained" && o.reason !== "deadline") return undefined;
+  if (!DRAIN_REASONS.some((r) => r === o.reason)) return undefined;
   if (typeof o.remaining !== "number" || !Array.isArray(o.upstreams)) return undefined;
   for (const field of ["quietSeconds", "reconnectGraceSeconds", "returning", "refused"]) {
     const n = o[field];
