@@ -210,8 +210,10 @@ export class Gateway {
     config: string | Uint8Array,
     options: UpdateConfigOptions = {},
   ): Promise<ConfigUpdateResult> {
-    const rollout = await this.beginConfigUpdate(config, options);
+    // The gap is checked first: a bad one refused after beginConfigUpdate would leave its
+    // rollout registered and never run, so every later update would be refused as under way.
     const gap = options.gapMs ? checkGap(options.gapMs) : this.pacer.gap;
+    const rollout = await this.beginConfigUpdate(config, options);
     await this.pacer.runWithBetween(rollout, gap, options.between);
     return rollout.result();
   }

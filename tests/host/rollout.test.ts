@@ -115,6 +115,18 @@ describe("config rollout, worker by worker", () => {
     expect(gw.pendingRollout).toBeUndefined();
     expect((await gw.updateConfig("tag=v3")).accepted).toBe(true);
   });
+
+  it("a refused gapMs leaves no rollout pending: nothing ran, and a later update goes through", async () => {
+    const gw = await probeGateway({ workers: 2, config: "tag=v1", ...still });
+    await expect(gw.updateConfig("tag=v2", { gapMs: [5, 1] })).rejects.toThrow(/rollout gap/);
+    expect(gw.pendingRollout).toBeUndefined();
+    // refused before the canary: no VM saw the configuration
+    expect(find(gw, "cb:configure ctx=1 config=tag=v2", -1)).toHaveLength(0);
+    expect([0, 1, 2].map((i) => gw.vm(i).rootContextId)).toEqual([1, 1, 1]);
+    expect(await gw.updateConfig("tag=v2")).toEqual({ accepted: true });
+    expect(gw.pendingRollout).toBeUndefined();
+    expect([0, 1, 2].map((i) => gw.vm(i).rootContextId)).toEqual([2, 2, 2]);
+  });
 });
 
 describe("a VM that refuses what the canary accepted (cpp-host getOrCreateThreadLocalPlugin)", () => {
