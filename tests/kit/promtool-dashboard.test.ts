@@ -234,7 +234,7 @@ const test = (expr: string, seconds: number, want: Want): ExprTest => ({
   exp_samples: want.map(([l, value]) => ({ labels: labels(l), value })),
 });
 
-const perHostOf = (v: Record<string, number>): Want =>
+const perHost = (v: Record<string, number>): Want =>
   Object.entries(v).map(([host, n]) => [{ host }, n]);
 
 /** Prometheus's histogram_quantile over cumulative buckets (linear inside the bucket). */
@@ -258,7 +258,6 @@ describe.runIf(run)("every dashboard query on real exposition (promtool test rul
   const end = (k: number) => timeline.phaseEnd(k);
   // Counters read with increase() over $__rate_interval, 30 s after the phase they changed in.
   const after = (k: number) => timeline.phaseStart(k) + 30;
-  const perHost = perHostOf;
 
   async function expectPromtool(tests: ExprTest[]): Promise<void> {
     const r = await promtoolTest(timeline, tests);
@@ -389,8 +388,6 @@ describe.runIf(run)("every dashboard query on real exposition (promtool test rul
 });
 
 describe.runIf(run)("with more hosts than maxHosts: overflow streams (promtool test rules)", () => {
-  let game0: GameServer | undefined;
-  let game1: GameServer | undefined;
   let c: LocalGateway | undefined;
   const mine: Player[] = [];
   const overflowTimeline = new ScrapeTimeline(15, 24);
@@ -398,13 +395,11 @@ describe.runIf(run)("with more hosts than maxHosts: overflow streams (promtool t
   afterAll(async () => {
     await Promise.allSettled(mine.map((p) => p.leave(2_000)));
     await c?.close();
-    await game0?.close();
-    await game1?.close();
   });
 
   it("a host that found no slot is in panel 4 only; panels 1 and 4 together cover every player", async () => {
-    game0 = await startGameServer("game0");
-    game1 = await startGameServer("game1");
+    // The file's game0 and game1 serve this gateway too (they run until the file's afterAll).
+    const [game0, game1] = games as [GameServer, GameServer];
     c = await startLocalGateway({
       workers: 2,
       nodeId: "higress-gateway-5d8f-c",
@@ -434,7 +429,7 @@ describe.runIf(run)("with more hosts than maxHosts: overflow streams (promtool t
     const r = await promtoolTest(overflowTimeline, [
       test(promql(exprOf(1)), t, [[{}, 2]]),
       test(promql(exprOf(4)), t, [[{}, 3]]),
-      test(promql(exprOf(5)), t, perHostOf({ [G0]: 2 })),
+      test(promql(exprOf(5)), t, perHost({ [G0]: 2 })),
       test(`${promql(exprOf(1))} + ${promql(exprOf(4))}`, t, [[{}, 5]]),
     ]);
     expect(r.output, `promtool test rules failed:\n${r.output}`).toContain("SUCCESS");
