@@ -50,7 +50,7 @@ export const commonFlags: Record<string, Flag> = {
 };
 
 /** Damerau–Levenshtein (optimal string alignment) distance, for did-you-mean suggestions. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const d: number[][] = [];
   for (let i = 0; i <= a.length; i++) d.push([i]);
   for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;

@@ -30,7 +30,13 @@ export interface ConsolePlugin {
   builtIn?: boolean;
 }
 
-export type Scope = { kind: "global" } | { kind: "route" | "domain" | "service"; target: string };
+/** Where an instance is enabled. Only globally: conn-drain has no per-route settings and must
+ * count every stream, so `console` refuses route/domain/service scopes (commands/console.ts). */
+export type Scope = { kind: "global" };
+
+/** The category the console files every custom plugin under (PluginCategory.CUSTOM, in
+ * addCustom/updateCustom), whatever plugin.yaml's info.category says. */
+export const CUSTOM_CATEGORY = "custom";
 
 export class ConsoleClient {
   private cookie = "";
@@ -183,18 +189,13 @@ export class ConsoleClient {
     enabled: boolean,
     configurations: Record<string, unknown>,
   ): Promise<Record<string, unknown>> {
-    const prefix =
-      scope.kind === "global"
-        ? "/v1/global"
-        : `/v1/${scope.kind}s/${encodeURIComponent(scope.target)}`;
-    const path = `${prefix}/plugin-instances/${encodeURIComponent(plugin)}`;
+    const path = `/v1/${scope.kind}/plugin-instances/${encodeURIComponent(plugin)}`;
     const { status, json } = await this.call("PUT", path, {
       pluginName: plugin,
       enabled,
       configurations,
     });
-    const where = scope.kind === "global" ? "globally" : `on ${scope.kind} ${scope.target}`;
-    if (status !== 200) throw this.fail(`enabling ${plugin} ${where}`, status, json);
+    if (status !== 200) throw this.fail(`enabling ${plugin} globally`, status, json);
     return ConsoleClient.data<Record<string, unknown>>(json);
   }
 }

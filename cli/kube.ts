@@ -26,6 +26,7 @@ import https from "node:https";
 import { homedir } from "node:os";
 import { delimiter, dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { parse as parseYaml, stringify } from "yaml";
+import { type Io, str, type Values } from "./args.js";
 import { CliError, ExitCode, unreachable } from "./errors.js";
 
 interface Named<T> {
@@ -47,7 +48,7 @@ export interface KubeTarget {
 }
 
 /** Where the kubelet mounts a pod's ServiceAccount token, CA and namespace. */
-export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 const EXEC_API_VERSIONS = [
   "client.authentication.k8s.io/v1",
@@ -331,6 +332,15 @@ export function loadKubeTarget(opts: {
   else if (user.username)
     t.authorization = `Basic ${Buffer.from(`${user.username}:${user.password ?? ""}`).toString("base64")}`;
   return t;
+}
+
+/** The target a command's --kubeconfig and --context flags name (with its environment). */
+export function kubeTarget(values: Values, io: Io): KubeTarget {
+  return loadKubeTarget({
+    kubeconfig: str(values, "kubeconfig"),
+    context: str(values, "context"),
+    env: io.env,
+  });
 }
 
 export interface KubeResponse {

@@ -18,12 +18,12 @@ const SHAPES: { test: (v: string) => boolean; what: string }[] = [
 ];
 
 /** Why `value` is a placeholder, or undefined when it looks like a real secret. */
-export function placeholderKind(value: string): string | undefined {
+function placeholderKind(value: string): string | undefined {
   const v = value.trim();
   return SHAPES.find((s) => s.test(v))?.what;
 }
 
-export const MAKE_ONE = "make one with `openssl rand -hex 32`";
+const MAKE_ONE = "make one with `openssl rand -hex 32`";
 
 /** Throws a usage error (exit 2) when `value`, given as `what`, is a known placeholder. */
 export function refusePlaceholder(value: string | undefined, what: string, hint: string): void {

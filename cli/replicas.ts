@@ -7,7 +7,7 @@ import { AdminClient, type Failure, type Replica } from "./admin-client.js";
 import type { Flag, Io, Values } from "./args.js";
 import { list, str } from "./args.js";
 import { CliError, ExitCode, type ExitCodeValue, usage } from "./errors.js";
-import { kubeRequest, loadKubeTarget } from "./kube.js";
+import { kubeRequest, kubeTarget } from "./kube.js";
 import { refusePlaceholder } from "./placeholders.js";
 
 /** Flags shared by status and drain. */
@@ -145,11 +145,7 @@ export async function discoverReplicas(
   if (!dns.test(namespace)) throw usage(`--namespace "${namespace}" is not a namespace`, command);
   if (!/^([1-9][0-9]{0,4}|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.test(port) || Number(port) > 65535)
     throw usage(`--port "${port}" is neither a port number nor a port name`, command);
-  const target = loadKubeTarget({
-    kubeconfig: str(values, "kubeconfig"),
-    context: str(values, "context"),
-    env: io.env,
-  });
+  const target = kubeTarget(values, io);
   const selector = encodeURIComponent(`kubernetes.io/service-name=${service}`);
   const path = `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices?labelSelector=${selector}`;
   const res = await kubeRequest(target, "GET", path);

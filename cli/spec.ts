@@ -1,6 +1,6 @@
 // plugin.yaml: the plugin's spec in the shape of Higress's spec.yaml (see the "Wasm 插件镜像规范" /
 // "Wasm Plugin Image Specification" page, higress.cn/docs/latest/user/wasm-image-spec, section 3).
-// The CLI reads name, version, title, description, category, phase, priority and the config schema.
+// The CLI reads name, version, title, description, phase, priority and the config schema.
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { CliError, ExitCode } from "./errors.js";
@@ -12,7 +12,6 @@ export interface PluginSpec {
   version: string;
   title: string;
   description: string;
-  category: string;
   iconUrl?: string;
   phase: string;
   priority: number;
@@ -62,7 +61,6 @@ export function loadSpec(file: string): PluginSpec {
     version: info.version as string,
     title: info.title as string,
     description: typeof info.description === "string" ? info.description.trim() : "",
-    category: typeof info.category === "string" ? info.category : "custom",
     iconUrl: typeof info.iconUrl === "string" && info.iconUrl ? info.iconUrl : undefined,
     phase,
     priority,

@@ -14,6 +14,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
+import { CUSTOM_CATEGORY } from "./console.js";
 import { CliError, ExitCode } from "./errors.js";
 import { type KubeResponse, type KubeTarget, kubeRequest } from "./kube.js";
 import { formatReference, parseReference } from "./oci/reference.js";
@@ -49,7 +50,7 @@ export type WasmPluginResource = {
 };
 
 /** Labels and annotations the console reads and writes (KubernetesConstants.Label/Annotation). */
-export const LABEL = {
+const LABEL = {
   definer: "higress.io/resource-definer", // the console lists only resources with this = higress
   name: "higress.io/wasm-plugin-name",
   version: "higress.io/wasm-plugin-version",
@@ -57,15 +58,15 @@ export const LABEL = {
   builtIn: "higress.io/wasm-plugin-built-in",
   managedBy: "app.kubernetes.io/managed-by", // ours: which path made the resource
 } as const;
-export const ANNOTATION = {
+const ANNOTATION = {
   title: "higress.io/wasm-plugin-title",
   description: "higress.io/wasm-plugin-description",
   icon: "higress.io/wasm-plugin-icon",
 } as const;
-export const MANAGED_BY = "conn-drain";
+const MANAGED_BY = "conn-drain";
 
 /** The console's resource name for a custom plugin: `<name>-<version>` (wasmPluginToCr). */
-export function resourceName(name: string, version: string): string {
+function resourceName(name: string, version: string): string {
   return `${name}-${version}`;
 }
 
@@ -162,9 +163,7 @@ export function buildWasmPlugin(inp: WasmPluginInputs): WasmPluginResource {
         [LABEL.definer]: "higress",
         [LABEL.name]: inp.name,
         [LABEL.version]: version,
-        // addCustom/updateCustom file every custom plugin under "custom" (PluginCategory.CUSTOM),
-        // whatever plugin.yaml's info.category says.
-        [LABEL.category]: "custom",
+        [LABEL.category]: CUSTOM_CATEGORY,
         [LABEL.builtIn]: "false",
         [LABEL.managedBy]: MANAGED_BY,
       },
@@ -214,9 +213,9 @@ export interface LiveWasmPlugin {
 
 /** Which path made a live resource: ours (`conn-drain wasmplugin`), the console (or hgctl, which
  * writes the same labels: hgctl/pkg/plugin/config/templates.go), or something else. */
-export type Origin = "wasmplugin" | "console" | "other";
+type Origin = "wasmplugin" | "console" | "other";
 
-export function originOf(o: LiveWasmPlugin): Origin {
+function originOf(o: LiveWasmPlugin): Origin {
   const l = o.metadata.labels ?? {};
   if (l[LABEL.managedBy] === MANAGED_BY) return "wasmplugin";
   if (l[LABEL.definer] === "higress" && l[LABEL.name]) return "console";
@@ -225,7 +224,7 @@ export function originOf(o: LiveWasmPlugin): Origin {
 
 /** The resources that are this plugin: the console's label, or the bare name (the identity
  * `conn-drain wasmplugin` used before it took the console's, and what a hand-written one uses). */
-export function resourcesOf(items: LiveWasmPlugin[], name: string): LiveWasmPlugin[] {
+function resourcesOf(items: LiveWasmPlugin[], name: string): LiveWasmPlugin[] {
   return items.filter((o) => o.metadata.name === name || o.metadata.labels?.[LABEL.name] === name);
 }
 
@@ -249,17 +248,17 @@ export function checkBeforeApply(
   const mine = resourcesOf(live, pluginName);
   const foreign = mine.find((o) => originOf(o) !== "wasmplugin");
   if (foreign) {
-    const by =
-      originOf(foreign) === "console"
-        ? "the Higress console (or hgctl)"
-        : "hand or another tool (it has no app.kubernetes.io/managed-by: conn-drain label)";
+    const fromConsole = originOf(foreign) === "console";
+    const by = fromConsole
+      ? "the Higress console (or hgctl)"
+      : "hand or another tool (it has no app.kubernetes.io/managed-by: conn-drain label)";
     const effect =
       foreign.metadata.name === res.metadata.name
         ? "applying would take it over from there"
         : `applying ${res.metadata.name} beside it would load the plugin twice`;
     throw new CliError(
       `${describe(foreign, ns)} was made by ${by}; ${effect}`,
-      originOf(foreign) === "console"
+      fromConsole
         ? "choose one path: keep managing it with 'conn-drain console', or delete it in the console before applying"
         : `choose one path: delete it first (${kubectlDelete(foreign, ns)})`,
       ExitCode.conflict,

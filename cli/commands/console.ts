@@ -1,12 +1,12 @@
 // `conn-drain console`: register (or update) the plugin in the Higress console, optionally
-// enabling it globally or on routes/domains/services with a config. Before anything is sent, the
-// cluster is read for a resource of this plugin that `conn-drain wasmplugin` (or a hand) made:
-// one plugin, one path (cli/wasmplugin.ts, docs/cli.md).
+// enabling it globally with a config. Before anything is sent, the cluster is read for a
+// resource of this plugin that `conn-drain wasmplugin` (or a hand) made: one plugin, one path
+// (cli/wasmplugin.ts, docs/cli.md).
 import { resolve } from "node:path";
 import { type Command, type Io, list, str, type Values } from "../args.js";
-import { ConsoleClient, type ConsolePlugin, type Scope } from "../console.js";
+import { ConsoleClient, type ConsolePlugin, CUSTOM_CATEGORY, type Scope } from "../console.js";
 import { CliError, ExitCode, usage } from "../errors.js";
-import { type KubeTarget, loadKubeTarget } from "../kube.js";
+import { type KubeTarget, kubeTarget } from "../kube.js";
 import { formatReference, parseReference } from "../oci/reference.js";
 import { refusePlaceholder, refusePlaceholderSecrets } from "../placeholders.js";
 import { loadSpec } from "../spec.js";
@@ -88,11 +88,7 @@ async function run(values: Values, positionals: string[], io: Io): Promise<void>
   if (values["skip-cluster-check"] !== true) {
     let target: KubeTarget;
     try {
-      target = loadKubeTarget({
-        kubeconfig: str(values, "kubeconfig"),
-        context: str(values, "context"),
-        env: io.env,
-      });
+      target = kubeTarget(values, io);
     } catch (err) {
       if (!(err instanceof CliError)) throw err;
       throw new CliError(
@@ -106,9 +102,8 @@ async function run(values: Values, positionals: string[], io: Io): Promise<void>
   const plugin: ConsolePlugin = {
     name,
     pluginVersion: spec.version,
-    // addCustom/updateCustom file every custom plugin under "custom" (PluginCategory.CUSTOM);
     // plugin.yaml's info.category is for the image's spec.yaml.
-    category: "custom",
+    category: CUSTOM_CATEGORY,
     title: spec.title,
     description: spec.description,
     ...(spec.iconUrl ? { icon: spec.iconUrl } : {}),
@@ -136,12 +131,10 @@ async function run(values: Values, positionals: string[], io: Io): Promise<void>
   );
   for (const scope of scopes) {
     await client.putInstance(name, scope, true, config);
-    io.err(
-      `  enabled ${scope.kind === "global" ? "globally" : `on ${scope.kind} ${scope.target}`}\n`,
-    );
+    io.err("  enabled globally\n");
   }
   io.out(
-    `${JSON.stringify({ name, created, version: saved.version ?? null, enabled: scopes.map((s) => (s.kind === "global" ? "global" : `${s.kind}:${s.target}`)) })}\n`,
+    `${JSON.stringify({ name, created, version: saved.version ?? null, enabled: scopes.map((s) => s.kind) })}\n`,
   );
 }
 

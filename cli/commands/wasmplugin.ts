@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { stringify } from "yaml";
 import { type Command, type Io, str, type Values } from "../args.js";
 import { CliError, ExitCode, usage } from "../errors.js";
-import { loadKubeTarget, serverSideApply } from "../kube.js";
+import { kubeTarget, serverSideApply } from "../kube.js";
 import { refusePlaceholderSecrets } from "../placeholders.js";
 import { loadSpec } from "../spec.js";
 import {
@@ -58,13 +58,7 @@ async function run(values: Values, positionals: string[], io: Io): Promise<void>
     throw usage("--priority must be an integer", "wasmplugin");
 
   const apply = values.apply === true;
-  let target: ReturnType<typeof loadKubeTarget> | undefined;
-  if (apply)
-    target = loadKubeTarget({
-      kubeconfig: str(values, "kubeconfig"),
-      context: str(values, "context"),
-      env: io.env,
-    });
+  const target = apply ? kubeTarget(values, io) : undefined;
   const namespace = str(values, "namespace") ?? "higress-system";
 
   const pluginName = str(values, "name") ?? spec.name;
@@ -160,7 +154,6 @@ connections.`,
     priority: { type: "string", arg: "N", help: "override plugin.yaml spec.priority" },
     "fail-strategy": {
       type: "string",
-      arg: "FAIL_OPEN|FAIL_CLOSE",
       choices: ["FAIL_OPEN", "FAIL_CLOSE"],
       default: "FAIL_OPEN",
       help: "on a plugin that fails to load or traps: pass traffic on, or answer 5xx",

@@ -47,10 +47,10 @@ function dockerConfigPath(env: NodeJS.ProcessEnv): string {
  * helper is asked for (go-containerregistry pkg/authn/keychain.go, defaultKeychain.ResolveContext:
  * DefaultAuthKey; Istio's pkg/wasm/imagefetcher.go, wasmKeyChain.Resolve, does the same).
  */
-export const DOCKER_HUB_KEY = "https://index.docker.io/v1/";
+const DOCKER_HUB_KEY = "https://index.docker.io/v1/";
 
 /** The server address docker uses for a registry: Hub's legacy URL, else host[:port]. */
-export function serverAddress(registry: string): string {
+function serverAddress(registry: string): string {
   return registry === "docker.io" ? DOCKER_HUB_KEY : registry;
 }
 

@@ -48,8 +48,6 @@ export function parseReference(input: string): Reference {
   if (s.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost")) {
     registry = first;
     repository = s.slice(first.length + 1);
-  } else if (!s.includes("/")) {
-    repository = `library/${s}`;
   }
   // Docker's own spellings of Hub are Hub (distribution/reference normalize.go): one set of
   // credentials (under https://index.docker.io/v1/) and one API host for all of them.
