@@ -30,7 +30,7 @@ export class Canary {
     const key = configKey(config);
     const cached = this.verdicts.get(key);
     if (cached !== undefined) return { refused: cached || undefined, ran: false };
-    const canary = await Vm.create(this.module, -1, true, this.services);
+    const canary = Vm.create(this.module, -1, true, this.services);
     let refused: string | undefined;
     let cache = false;
     try {

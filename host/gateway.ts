@@ -116,12 +116,12 @@ export class Gateway {
     const gw = new Gateway(module, options, new SharedDataStore());
     const { refused, ran } = await gw.canary.check(gw.config);
     if (refused) throw new Error(`gateway failed to start: ${refused}`);
-    await gw.slots.open(options.workers ?? 1);
+    gw.slots.open(options.workers ?? 1);
     // Start-up is a rollout too: each VM runs its start function when its turn comes.
     const order = gw.pacer.defaultOrder(gw.slots.workerIndices());
-    const startup = new ConfigRollout(gw, gw.config, true, undefined, ran, order);
-    gw.rollout = startup;
-    gw.pacer.run(startup, gw.pacer.gap);
+    // Not registered as gw.rollout: it is over before anything could see it.
+    const startup = new ConfigRollout(gw, gw.config, undefined, ran, order);
+    await gw.pacer.runWithBetween(startup, gw.pacer.gap);
     return gw;
   }
 
@@ -193,10 +193,10 @@ export class Gateway {
         : undefined);
     if (reason) {
       this.hostLog(-1, 3, `config update rejected: ${reason}`);
-      return new ConfigRollout(undefined, bytes, false, reason, ran, []);
+      return new ConfigRollout(this, bytes, reason, ran, []);
     }
     this.config = bytes;
-    const rollout = new ConfigRollout(this, bytes, true, undefined, ran, order);
+    const rollout = new ConfigRollout(this, bytes, undefined, ran, order);
     this.rollout = rollout;
     return rollout;
   }
@@ -239,13 +239,12 @@ export class Gateway {
       // cpp-host drops a thread-local VM that failed at runtime from its cache
       // (getOrCreateThreadLocalWasm's fail callback), so the next plugin gets a fresh clone.
       vm = this.slots.replace(vmIndex);
-      this.hostLog(vmIndex, 2, `${vm.label} VM had failed: a fresh VM takes the new configuration`);
+      vm.log(2, `${vm.label} VM had failed: a fresh VM takes the new configuration`);
     }
     const outcome = getOrCreatePlugin(vm, config, {
       failBase: (state) => {
         this.baseFailure ??= state;
       },
-      log: (level, message) => this.hostLog(vmIndex, level, message),
     });
     return {
       vmIndex,
@@ -256,6 +255,7 @@ export class Gateway {
     };
   }
 
+  /** A host log entry under a VM index with no Vm at hand (-1: the canary's); a Vm uses vm.log. */
   private hostLog(vmIndex: number, level: number, message: string): void {
     this.logStore.add({
       vmIndex,
@@ -315,7 +315,7 @@ export class Gateway {
     this.assertRunning("respondHttpCall");
     const taken = this.calls.take(call);
     if (!taken) throw new HostUsageError(`http call ${call.token} is not pending`);
-    (taken.owner as Vm).deliverHttpResponse(call, responseInFlight(response));
+    taken.owner.deliverHttpResponse(call, responseInFlight(response));
   }
 
   /** A reset / connection failure: delivered as (token, 0, 0, 0). */
@@ -323,7 +323,7 @@ export class Gateway {
     this.assertRunning("failHttpCall");
     const taken = this.calls.take(call);
     if (!taken) throw new HostUsageError(`http call ${call.token} is not pending`);
-    (taken.owner as Vm).deliverHttpResponse(call, undefined);
+    taken.owner.deliverHttpResponse(call, undefined);
   }
 
   // ---- observation ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import type { TimerHandle } from "./clock.js";
 import { HeaderMap, type HeaderPairs, type HeadersInput, normalizeHeaders } from "./header-map.js";
 import { utf8Encode } from "./memory.js";
-import type { HttpResponseInFlight } from "./vm.js";
+import type { HttpResponseInFlight, Vm } from "./vm.js";
 
 export interface HttpCall {
   vmIndex: number;
@@ -40,14 +40,14 @@ export function responseInFlight(response: HttpCallResponse): HttpResponseInFlig
 interface PendingCall {
   call: HttpCall;
   timer: TimerHandle | undefined;
-  owner: object;
+  owner: Vm;
 }
 
 /** Outstanding proxy_http_call requests across the gateway, in dispatch order. */
 export class HttpCallRegistry {
   private pending: PendingCall[] = [];
 
-  add(call: HttpCall, owner: object, timer: TimerHandle | undefined): void {
+  add(call: HttpCall, owner: Vm, timer: TimerHandle | undefined): void {
     this.pending.push({ call, owner, timer });
   }
 
@@ -56,7 +56,7 @@ export class HttpCallRegistry {
   }
 
   /** Removes and returns the pending entry (undefined if already answered or dropped). */
-  take(call: HttpCall): { call: HttpCall; owner: object } | undefined {
+  take(call: HttpCall): { call: HttpCall; owner: Vm } | undefined {
     const i = this.pending.findIndex((p) => p.call === call);
     if (i < 0) return undefined;
     const [p] = this.pending.splice(i, 1);
@@ -65,7 +65,7 @@ export class HttpCallRegistry {
   }
 
   /** Drops every call made by `owner` (a failed or discarded VM), optionally one root only. */
-  drop(owner: object, rootContextId?: number): void {
+  drop(owner: Vm, rootContextId?: number): void {
     this.pending = this.pending.filter((p) => {
       const hit =
         p.owner === owner &&

@@ -79,17 +79,20 @@ export class ConfigRollout {
   private readonly done: VmConfigStep[] = [];
 
   constructor(
-    private readonly host: RolloutHost | undefined,
+    private readonly host: RolloutHost,
     private readonly config: Uint8Array,
-    /** The canary accepted it (and the base VM has not failed). */
-    readonly accepted: boolean,
-    /** Why it was refused, when it was. */
+    /** Why it was refused, when it was (then no VM is pending). */
     readonly reason: string | undefined,
     /** false when cpp-host's canary cache already knew the verdict for this configuration. */
     readonly canaryRan: boolean,
     order: number[],
   ) {
-    this.queue = accepted ? [...order] : [];
+    this.queue = reason === undefined ? [...order] : [];
+  }
+
+  /** The canary accepted it (and the base VM has not failed). */
+  get accepted(): boolean {
+    return this.reason === undefined;
   }
 
   /** VM indexes still to apply the configuration, next first. */
@@ -109,7 +112,7 @@ export class ConfigRollout {
   /** Applies the configuration to the next VM; undefined when none is left. */
   applyNext(): VmConfigStep | undefined {
     const next = this.queue[0];
-    if (next === undefined || !this.host) return undefined;
+    if (next === undefined) return undefined;
     this.host.assertRunning("ConfigRollout.applyNext");
     this.queue.shift();
     const step = this.host.applyConfigTo(next, this.config);
@@ -184,21 +187,15 @@ export class RolloutPacer {
     return [0, ...workers];
   }
 
-  /** Every VM's turn back to back, a seeded gap between two (start-up: nothing runs between). */
-  run(rollout: ConfigRollout, gap: readonly [number, number]): void {
-    let first = true;
-    while (!rollout.finished) {
-      if (!first) this.pause(gap);
-      first = false;
-      rollout.applyNext();
-    }
-  }
-
-  /** As `run`, calling `between(nextVmIndex)` after each gap so a test can act there. */
+  /**
+   * Every VM's turn back to back, a seeded gap between two, calling `between(nextVmIndex)` after
+   * each gap so a test can act there. Without `between` (start-up) nothing is awaited: the whole
+   * rollout runs within the call.
+   */
   async runWithBetween(
     rollout: ConfigRollout,
     gap: readonly [number, number],
-    between: UpdateConfigOptions["between"],
+    between?: UpdateConfigOptions["between"],
   ): Promise<void> {
     let first = true;
     while (!rollout.finished) {

@@ -1,14 +1,14 @@
+import type { RootContext } from "./context.js";
 import type { VmConfigOutcome } from "./rollout.js";
 import type { Vm } from "./vm.js";
 
-/** Where a VM's failure to create the plugin is reported (the gateway owns both). */
+/** Where a VM's failure to create the plugin is reported (the gateway owns it). */
 export interface NoPluginReport {
   /**
    * cpp-host fails the *base* Wasm with this state (StartFailed, ConfigureFailed,
    * UnableToInitializeCode), and Envoy's createWasm refuses every later configuration of it.
    */
   failBase(state: string): void;
-  log(level: number, message: string): void;
 }
 
 /**
@@ -22,6 +22,12 @@ export function getOrCreatePlugin(
   report: NoPluginReport,
 ): VmConfigOutcome {
   const old = vm.currentRoot;
+  /** `next` serves new streams from now on (none: `why` the plugin is missing); `old` retires. */
+  const serve = (next: RootContext | undefined, why?: string) => {
+    vm.currentRoot = next;
+    vm.pluginMissing = why;
+    if (old && old !== next) vm.retireRoot(old);
+  };
   // cpp-host's thread-local plugin cache: the same configuration's plugin is still alive here
   // (the current one, or an old one its streams keep), so it is handed back as it is.
   const live = vm.roots.find(
@@ -29,19 +35,15 @@ export function getOrCreatePlugin(
   );
   if (live) {
     live.retiring = false;
-    vm.currentRoot = live;
-    vm.pluginMissing = undefined;
-    if (old && old !== live) vm.retireRoot(old);
+    serve(live);
     return "reused";
   }
   const missing = (outcome: VmConfigOutcome, failState: string, why: string) => {
     // Envoy keeps a null plugin handle for this thread; the old configuration's plugin is
     // released all the same (its streams keep it until they end).
-    vm.currentRoot = undefined;
-    vm.pluginMissing = why;
     report.failBase(`${failState}: ${why}`);
-    if (old) vm.retireRoot(old);
-    report.log(4, `${vm.label} VM: ${why}; its new streams bypass the plugin`);
+    serve(undefined, why);
+    vm.log(4, `${vm.label} VM: ${why}; its new streams bypass the plugin`);
     return outcome;
   };
   if (!vm.initialized && !vm.initialize()) {
@@ -50,9 +52,7 @@ export function getOrCreatePlugin(
   const { root, status, trapIn } = vm.createRoot(config);
   if (status === "ok") {
     root.configured = true;
-    vm.currentRoot = root;
-    vm.pluginMissing = undefined;
-    if (old) vm.retireRoot(old);
+    serve(root);
     return "configured";
   }
   if (status === "trap") {

@@ -8,7 +8,7 @@ import { type HandleOwner, VmHandle } from "./vm-handle.js";
  * replaced (cpp-host clones a fresh one for a thread whose VM failed at runtime).
  */
 export class VmSlots {
-  private readonly vms: Vm[] = [];
+  // A slot's VM is its handle's: `replace` rebinds the handle, so there is one place to look.
   private readonly handles: VmHandle[] = [];
 
   constructor(
@@ -22,26 +22,25 @@ export class VmSlots {
    * does when the start-up rollout reaches it, as Envoy clones and initialises a worker's VM
    * inside the callback posted to that worker.
    */
-  async open(workers: number): Promise<void> {
+  open(workers: number): void {
     for (let i = 0; i <= workers; i++) {
-      const vm = await Vm.create(this.module, i, false, this.services);
-      this.vms.push(vm);
+      const vm = Vm.create(this.module, i, false, this.services);
       this.handles.push(new VmHandle(vm, this.owner));
     }
   }
 
   /** Base VM plus workers. */
   get count(): number {
-    return this.vms.length;
+    return this.handles.length;
   }
 
   get workerCount(): number {
-    return this.vms.length - 1;
+    return this.handles.length - 1;
   }
 
   /** The slots' VMs as they are now (a replaced VM is no longer among them). */
   get all(): readonly Vm[] {
-    return this.vms;
+    return this.handles.map((h) => h.vm);
   }
 
   get allHandles(): VmHandle[] {
@@ -50,7 +49,7 @@ export class VmSlots {
 
   /** Indexes of the worker slots, in slot order. */
   workerIndices(): number[] {
-    return this.vms.slice(1).map((vm) => vm.index);
+    return this.handles.slice(1).map((h) => h.vm.index);
   }
 
   /** Handle by index: 0 = base (main thread), 1..N = workers. */
@@ -68,9 +67,9 @@ export class VmSlots {
 
   /** The VM in slot `index` now. */
   vmAt(index: number): Vm {
-    const vm = this.vms[index];
-    if (!vm || !this.handles[index]) throw new HostUsageError(`no VM ${index}`);
-    return vm;
+    const handle = this.handles[index];
+    if (!handle) throw new HostUsageError(`no VM ${index}`);
+    return handle.vm;
   }
 
   /**
@@ -80,8 +79,7 @@ export class VmSlots {
   replace(index: number): Vm {
     const handle = this.handles[index];
     if (!handle) throw new HostUsageError(`no VM ${index}`);
-    const vm = Vm.createSync(this.module, index, false, this.services);
-    this.vms[index] = vm;
+    const vm = Vm.create(this.module, index, false, this.services);
     handle.rebind(vm);
     return vm;
   }

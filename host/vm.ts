@@ -84,20 +84,11 @@ export class Vm {
     this.metrics = new VmMetrics(services.metrics);
   }
 
-  static create(
-    module: WebAssembly.Module,
-    index: number,
-    canary: boolean,
-    services: GatewayServices,
-  ): Promise<Vm> {
-    return Promise.resolve(Vm.createSync(module, index, canary, services));
-  }
-
   /**
-   * Synchronous instantiation (Node has no size limit on it), so a config rollout step can
-   * clone a fresh VM in the middle of a test without awaiting.
+   * Instantiates the module synchronously (Node has no size limit on it), so a config rollout
+   * step can clone a fresh VM in the middle of a test without awaiting.
    */
-  static createSync(
+  static create(
     module: WebAssembly.Module,
     index: number,
     canary: boolean,
