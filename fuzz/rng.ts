@@ -2,8 +2,6 @@
 // only the fuzz-specific input shape built on it.
 import type { Rng } from "../host/random.js";
 
-export { Rng } from "../host/random.js";
-
 /** A string of up to max UTF-16 units mixing ASCII, controls, NUL, unicode and lone surrogates. */
 export function nastyString(rng: Rng, max: number): string {
   const n = rng.int(max + 1);

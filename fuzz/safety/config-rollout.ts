@@ -1,16 +1,9 @@
-// Config pushes as the gateway rolls them out: all at once, or (when the host can) the canary
-// and then VM by VM. The model is told which VM runs which config as each one takes it, and
-// which dead worker came back with a fresh VM, so the checker keys streams the way each VM does.
-import type { DriverContext, GatewayExtras } from "./context.js";
+// Config pushes as the gateway rolls them out: the canary, then VM by VM. The model is told
+// which VM runs which config as each one takes it, and which dead worker came back with a fresh
+// VM, so the checker keys streams the way each VM does.
+import type { ConfigRollout as Rollout } from "../../host/index.js";
+import type { DriverContext } from "./context.js";
 import { type ConfigSpec, configJson } from "./steps.js";
-
-/** The host's config rollout (gw.beginConfigUpdate), when the host has one. */
-interface Rollout {
-  applyNext(): { vmIndex: number; outcome: string; freshVm?: boolean } | undefined;
-  readonly finished?: boolean;
-  readonly accepted?: boolean;
-  readonly reason?: string;
-}
 
 export class ConfigRollout {
   private current: { handle: Rollout; config: ConfigSpec; undo: () => void } | undefined;
@@ -28,27 +21,15 @@ export class ConfigRollout {
     const undo = model.beginPush(config, this.ctx.stepIndex);
     const json = configJson(config);
     const before = this.rootIds();
-    const begin = (gw as unknown as GatewayExtras).beginConfigUpdate;
-    if (begin) {
-      let r = begin.call(gw, json) as Rollout | Promise<Rollout>;
-      if (r instanceof Promise) r = await r;
-      if (r.accepted === false) {
-        figures.pushesRefused++;
-        undo();
-        return;
-      }
-      this.current = { handle: r, config, undo };
-      this.syncConfigs(before, config);
-      if (r.finished === true) this.current = undefined;
-      return;
-    }
-    const result = await gw.updateConfig(json);
-    if (!result.accepted) {
+    const r = await gw.beginConfigUpdate(json);
+    if (!r.accepted) {
       figures.pushesRefused++;
       undo();
       return;
     }
+    this.current = { handle: r, config, undo };
     this.syncConfigs(before, config);
+    if (r.finished) this.current = undefined;
   }
 
   /** The next VM of the push in progress takes it. */
@@ -70,7 +51,7 @@ export class ConfigRollout {
     } else {
       this.syncConfigs(before, r.config);
     }
-    if (r.handle.finished !== false || applied === undefined) this.current = undefined;
+    if (r.handle.finished || applied === undefined) this.current = undefined;
   }
 
   /** Dead workers the gateway gave a fresh VM are live again (their old streams stay dead). */

@@ -16,12 +16,6 @@ export function tableKey(key: string): boolean {
   return key.startsWith(PREFIX) && !key.startsWith(`${PREFIX}vm/`) && !key.startsWith(COMPLETE);
 }
 
-/** Hooks only some hosts have: probed for, never required, so older hosts still run cases. */
-export type GatewayExtras = {
-  beginConfigUpdate?: (config: string) => unknown;
-  jumpWallClock?: (ms: number) => void;
-};
-
 export interface DriverFigures {
   opened: number;
   refused: number;

@@ -7,12 +7,7 @@ import { AdminRequests } from "./admin-requests.js";
 import { Bounds, INJECTED_TRAP } from "./bounds.js";
 import { Checker } from "./checker.js";
 import { ConfigRollout } from "./config-rollout.js";
-import {
-  type DriverContext,
-  type DriverFigures,
-  emptyFigures,
-  type GatewayExtras,
-} from "./context.js";
+import { type DriverContext, type DriverFigures, emptyFigures } from "./context.js";
 import { HostQueries } from "./host-queries.js";
 import { Interleavings } from "./interleavings.js";
 import { Model } from "./model.js";
@@ -97,14 +92,6 @@ export class Driver {
     return new Driver(gw, workers, seed, initial);
   }
 
-  get canJump(): boolean {
-    return typeof (this.gw as unknown as GatewayExtras).jumpWallClock === "function";
-  }
-
-  get hasRollout(): boolean {
-    return typeof (this.gw as unknown as GatewayExtras).beginConfigUpdate === "function";
-  }
-
   get rolloutInProgress(): boolean {
     return this.rollout.inProgress;
   }
@@ -159,14 +146,10 @@ export class Driver {
         this.gw.advance(step.ms);
         this.rollout.syncRevived();
         return;
-      case "jump": {
-        const jump = (this.gw as unknown as GatewayExtras).jumpWallClock;
-        if (jump) {
-          jump.call(this.gw, step.ms);
-          this.figures.jumps++;
-        }
+      case "jump":
+        this.gw.jumpWallClock(step.ms);
+        this.figures.jumps++;
         return;
-      }
       case "reply":
         this.reply(step.k, step.status);
         return;

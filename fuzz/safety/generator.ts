@@ -1,10 +1,10 @@
 // Generates safety-campaign steps from a seed, looking at the model only to pick sensible
 // targets (an open stream to close, a live worker, a host nobody is on yet). It knows nothing of
 // the plugin's insides: every interleaving is drawn at random.
-import { Rng } from "../rng.js";
+import { Rng } from "../../host/index.js";
 import type { Model } from "./model.js";
 import type { ConfigSpec, OpenStep, Step } from "./steps.js";
-import { FLOOD_BASE, GAME_SERVERS, gameServer, type KeyBy, spellFor } from "./universe.js";
+import { FLOOD_BASE, GAME_SERVERS, type KeyBy, spellFor } from "./universe.js";
 
 /** Short ticks are rare: a tick is the costliest thing a step does (every VM reads its slots). */
 const TICKS = [100, 250, 1000, 1000, 1000, 1000, 2000, 5000, 5000, 10000, 10000, 10000];
@@ -15,7 +15,6 @@ const NAMED = GAME_SERVERS + 2;
 
 export interface GeneratorOptions {
   workers: number;
-  canJump: boolean;
   /** Step kinds not to generate (to look for problems another kind hides). */
   without?: readonly string[];
 }
@@ -334,16 +333,11 @@ export class Generator {
     }
     if (r < 816) return { op: "config", config: this.nextConfig(m.pushed) };
     if (r < 818) return { op: "crash", w: this.liveWorker(m) };
-    if (r < 821 && this.options.canJump) {
+    if (r < 821) {
       const ttl = m.pushed.vmTtlSeconds * 1000;
       const ms = this.rng.chance(0.5) ? (1 + this.rng.int(3)) * ttl : 1 + this.rng.int(5000);
       return { op: "jump", ms: this.rng.chance(0.7) ? ms : -ms };
     }
     return this.open(m);
   }
-}
-
-/** The game server a host id names, for reports. */
-export function describeHost(host: number): string {
-  return host >= FLOOD_BASE ? `flood ${host - FLOOD_BASE}` : gameServer(host).authority;
 }

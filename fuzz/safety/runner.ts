@@ -73,11 +73,10 @@ export interface RunOptions {
 export async function runCase(o: RunOptions): Promise<CaseResult> {
   const start = performance.now();
   const workers = o.workers ?? WORKERS;
-  const gen = new Generator(o.seed, { workers, canJump: false, without: o.without });
+  const gen = new Generator(o.seed, { workers, without: o.without });
   const initial = o.replay ? o.replay.initial : gen.initialConfig();
   const driver = await Driver.create(o.module, workers, o.seed, initial);
   driver.checker.trace = o.trace;
-  gen.options.canJump = driver.canJump;
   const steps: Step[] = [];
   const total = o.replay ? o.replay.steps.length : (o.count ?? 1000);
   for (let i = 0; i < total; i++) {
