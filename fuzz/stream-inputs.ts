@@ -3,33 +3,15 @@
 // key the plugin documents, any other is skipped, and every count returns to zero.
 import { Rng, type Stream } from "../host/index.js";
 import { ADMIN_TOKEN, counts, gateway } from "../tests/plugin/harness.js";
+import { authorityKey, usableKey } from "../tests/plugin/host-key-model.js";
 import { type Campaign, type Scale, timed } from "./campaign.js";
 import { nastyString } from "./rng.js";
-
-/** The plugin's documented key rules, independently: printable ASCII, 1..255 bytes. */
-function usable(key: string): boolean {
-  return key.length > 0 && key.length <= 255 && /^[\x21-\x7e]+$/.test(key);
-}
-
-function authorityKey(authority: string): string | undefined {
-  let host = authority;
-  if (host.startsWith("[")) {
-    const close = host.indexOf("]");
-    if (close < 0) return undefined;
-    host = host.slice(0, close + 1);
-  } else {
-    const colon = host.lastIndexOf(":");
-    if (colon >= 0 && host.indexOf(":") === colon && /^\d+$/.test(host.slice(colon + 1)))
-      host = host.slice(0, colon);
-  }
-  return usable(host) ? host.toLowerCase() : undefined;
-}
 
 /** Raw bytes count only if they are printable ASCII, where every UTF-8 decoder agrees. */
 function clusterKey(value: string | Uint8Array | undefined): string | undefined {
   if (value === undefined) return undefined;
   const text = typeof value === "string" ? value : String.fromCharCode(...value);
-  return usable(text) ? text : undefined;
+  return usableKey(text) ? text : undefined;
 }
 
 export const streamInputCampaign: Campaign = {
@@ -88,7 +70,7 @@ export const streamInputCampaign: Campaign = {
             if (keyBy === "authority")
               key = headers.some(([n]) => n === ":authority") ? authorityKey(authority) : undefined;
             else if (keyBy === "cluster") key = clusterKey(cluster);
-            else key = upstream !== undefined && usable(upstream) ? upstream : undefined;
+            else key = upstream !== undefined && usableKey(upstream) ? upstream : undefined;
             if (key !== undefined) expected++;
             else skipped++;
           }

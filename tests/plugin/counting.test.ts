@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Stream } from "../../host/index.js";
 import { Rng } from "../../host/index.js";
 import { activeByHost, adminConfig, connectPlayer, counts, gateway } from "./harness.js";
+import { authorityKey } from "./host-key-model.js";
 
 const HOSTS = ["game0.postio.example.com", "game1.postio.example.com", "game2.postio.example.com"];
 
@@ -116,25 +117,6 @@ describe("host keys are checked as raw bytes", () => {
   });
 });
 
-/**
- * The stream-key rule under keyBy authority, written out plainly (host_key.ts normalizeAuthority
- * on the raw bytes): printable ASCII only, at most 255 bytes; "[v6]…" keeps through the first
- * "]"; otherwise a single ":digits" port is stripped; then ASCII lower-cased.
- */
-function expectedAuthorityKey(raw: string): string | undefined {
-  if (raw.length === 0 || raw.length > 255 || !/^[\x21-\x7e]+$/.test(raw)) return undefined;
-  let host = raw;
-  if (host.startsWith("[")) {
-    const close = host.indexOf("]");
-    if (close < 0) return undefined;
-    host = host.slice(0, close + 1);
-  } else {
-    const m = /^([^:]*):(\d+)$/.exec(host);
-    if (m) host = m[1] as string;
-  }
-  return host.length === 0 ? undefined : host.toLowerCase();
-}
-
 describe("stream keys from raw Host headers", () => {
   it("every byte of 2,000 random Host values is judged as the rule says (lengths across 8-byte words)", async () => {
     const gw = await gateway({ ...adminConfig, maxHosts: 4096 });
@@ -152,7 +134,7 @@ describe("stream keys from raw Host headers", () => {
       if (rng.int(9) === 0) raw = `[${raw}]`;
       const s = gw.worker(i % 4).openStream();
       s.sendRequestHeaders({ ":method": "GET", ":path": "/play", ":authority": raw });
-      const key = expectedAuthorityKey(raw);
+      const key = authorityKey(raw);
       if (key !== undefined) expected.set(key, (expected.get(key) ?? 0) + 1);
     }
     expect(activeByHost(gw)).toEqual(Object.fromEntries(expected));
