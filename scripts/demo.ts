@@ -9,10 +9,16 @@ import { statSync } from "node:fs";
 import { connect } from "node:net";
 import { parseArgs } from "node:util";
 import { joinGame, type Player } from "../gateway/demo/players.js";
-import { ADMIN_TOKEN, hostOf, startTestbed, type Testbed } from "../gateway/demo/testbed.js";
+import {
+  ADMIN_TOKEN,
+  hostOf,
+  pluginConfig,
+  startTestbed,
+  type Testbed,
+} from "../gateway/demo/testbed.js";
 import { waitFor } from "../gateway/demo/wait.js";
 import type { Delivery } from "../gateway/demo/webhook-sink.js";
-import { parseUpstream, type Route } from "../gateway/routes.js";
+import { parseUpstream, type Route, splitAddress } from "../gateway/routes.js";
 
 const HELP = `Usage: npx tsx scripts/demo.ts [options]      (make demo)
 
@@ -74,9 +80,7 @@ const attempt = (tb: Testbed, host: string, id: number, players: Player[]) =>
 
 /** Why nothing can be reached at `ip:port`, or undefined when something accepts connections. */
 function unreachable(address: string): Promise<string | undefined> {
-  const at = address.lastIndexOf(":");
-  const host = address.slice(0, at).replace(/^\[|\]$/g, "");
-  const port = Number(address.slice(at + 1));
+  const { host, port } = splitAddress(address);
   return new Promise((resolve) => {
     const socket = connect({ host, port });
     socket.setTimeout(3_000, () => {
@@ -107,6 +111,36 @@ async function agree(tb: Testbed, players: Player[], hosts: string[]): Promise<v
     const mine = clientView(players, hosts);
     return hosts.every((h) => (admin[h] ?? 0) === mine[h]);
   });
+}
+
+/** Starts a drain of `host` through the admin path and prints it; `more` ends the detail line. */
+async function startDrain(tb: Testbed, host: string, more = "") {
+  const started = await tb.admin.startDrain(host);
+  say(`POST /.conn-drain/drain?host=${host}`);
+  detail(
+    `episode ${started.drain.episode}, state ${started.drain.state}, active ${started.drain.active}${more}`,
+  );
+  return started.drain;
+}
+
+/** `host`'s players leave one at a time, `pace` ms apart, each line once the admin path agrees. */
+async function leaveOneByOne(
+  tb: Testbed,
+  players: Player[],
+  hosts: string[],
+  host: string,
+  pace: number,
+): Promise<void> {
+  const leaving = players.filter((p) => p.host === host && p.connected);
+  for (const [i, p] of leaving.entries()) {
+    // Paced for a human reader only; correctness waits on conditions (`agree`).
+    await new Promise((r) => setTimeout(r, pace));
+    await p.leave();
+    await agree(tb, players, hosts);
+    say(
+      `player ${p.id} left ${short(host)} (${leaving.length - i - 1} left)  ${await countsLine(tb, hosts)}`,
+    );
+  }
 }
 
 async function main(): Promise<void> {
@@ -150,7 +184,10 @@ async function main(): Promise<void> {
     // draining host: the pluginConfig defaults plus the two settings the last scene shows.
     config: {
       players: { header: PLAYER_HEADER },
-      drain: { rejectNew: true, retryAfterSeconds: 5, reconnectGraceSeconds: GRACE_SECONDS },
+      drain: {
+        ...(pluginConfig().drain as Record<string, unknown>),
+        reconnectGraceSeconds: GRACE_SECONDS,
+      },
     },
   });
   const players: Player[] = [];
@@ -185,29 +222,16 @@ async function main(): Promise<void> {
 
     // 2. drain game1 through the admin path
     const game1 = hosts[1] as string;
-    const started = await tb.admin.startDrain(game1);
-    say(`POST /.conn-drain/drain?host=${game1}`);
-    detail(
-      `episode ${started.drain.episode}, state ${started.drain.state}, active ${started.drain.active}`,
-    );
+    const started = await startDrain(tb, game1);
     const refused = await attempt(tb, game1, 999, players);
     if (refused !== 503) fail(`a new player on draining game1 got ${refused}, not 503`);
     say("a new player trying game1 is refused: 503 (drain.rejectNew), game0 and game2 still open");
 
     // 3. its players leave one by one
-    const leaving = players.filter((p) => p.host === game1 && p.connected);
-    for (const [i, p] of leaving.entries()) {
-      // Paced for a human reader only; correctness waits on conditions (`agree`).
-      await new Promise((r) => setTimeout(r, pace));
-      await p.leave();
-      await agree(tb, players, hosts);
-      say(
-        `player ${p.id} left game1 (${leaving.length - i - 1} left)  ${await countsLine(tb, hosts)}`,
-      );
-    }
+    await leaveOneByOne(tb, players, hosts, game1, pace);
 
     // 4. the webhook
-    await checkWebhook(tb, game1, started.drain.episode);
+    await checkWebhook(tb, game1, started.episode);
 
     // 5. game2: a player's connection blips while it drains, and the player comes back
     await returningPlayer(tb, players, hosts, pace);
@@ -276,11 +300,7 @@ async function returningPlayer(
   say(
     `returning players: each player names itself in ${PLAYER_HEADER} (players.header); drain.reconnectGraceSeconds is ${GRACE_SECONDS}`,
   );
-  const started = await tb.admin.startDrain(game2);
-  say(`POST /.conn-drain/drain?host=${game2}`);
-  detail(
-    `episode ${started.drain.episode}, state ${started.drain.state}, active ${started.drain.active}, players ${before.players}`,
-  );
+  const started = await startDrain(tb, game2, `, players ${before.players}`);
 
   const blip = on()[0] ?? fail("no player on game2");
   await blip.drop();
@@ -305,16 +325,8 @@ async function returningPlayer(
   if (d.returning !== 1 || d.refused !== 1)
     fail("game2's drain does not count 1 returning, 1 refused");
 
-  const leaving = on();
-  for (const [i, p] of leaving.entries()) {
-    await new Promise((r) => setTimeout(r, pace));
-    await p.leave();
-    await agree(tb, players, hosts);
-    say(
-      `player ${p.id} left game2 (${leaving.length - i - 1} left)  ${await countsLine(tb, hosts)}`,
-    );
-  }
-  const b = (await checkWebhook(tb, game2, started.drain.episode)).body;
+  await leaveOneByOne(tb, players, hosts, game2, pace);
+  const b = (await checkWebhook(tb, game2, started.episode)).body;
   detail(
     `reconnectGraceSeconds ${b?.reconnectGraceSeconds}, returning ${b?.returning}, refused ${b?.refused}  (in the signed body)`,
   );

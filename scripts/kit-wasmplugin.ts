@@ -9,13 +9,13 @@ import { main } from "../cli/main.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
-export const KIT_CONFIG = "deploy/higress/config/conn-drain.yaml";
+const KIT_CONFIG = "deploy/higress/config/conn-drain.yaml";
 export const KIT_OUTPUT = "deploy/higress/wasmplugin.yaml";
 // Not an image anyone can pull (example.com, a digest of zeros): the kit is a template, and a
 // gateway given it fails open and runs without the plugin until the real REF replaces it.
-export const KIT_IMAGE = `registry.example.com/plugins/conn-drain:0.1.0@sha256:${"0".repeat(64)}`;
+const KIT_IMAGE = `registry.example.com/plugins/conn-drain:0.1.0@sha256:${"0".repeat(64)}`;
 // The kit's config carries replace-with-… placeholders on purpose; the CLI refuses them otherwise.
-export const KIT_ARGS = [
+const KIT_ARGS = [
   "wasmplugin",
   "--image",
   KIT_IMAGE,

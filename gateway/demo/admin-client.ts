@@ -3,16 +3,10 @@
 // consecutive calls are answered by different workers, which is what shows the counts are
 // process-wide and not one worker's.
 import { request } from "node:http";
+import type { DrainInfo, HostInfo } from "../../cli/admin-client.js";
 
-export interface HostView {
-  host: string;
-  active: number;
-  /** Distinct players, with `players` configured; `playersExact` false: a lower bound. */
-  players?: number;
-  playersExact?: boolean;
-  draining: boolean;
-  drain?: Omit<DrainView, "host" | "active">;
-}
+/** One host as the admin path shows it: the fields the CLI reads (cli/admin-client.ts). */
+export type HostView = HostInfo;
 
 export interface AdminView {
   gateway: string;
@@ -21,17 +15,10 @@ export interface AdminView {
   hosts: HostView[];
 }
 
-export interface DrainView {
+/** A drain as `GET/POST /.conn-drain/drain` shows it: the host's record plus its host and count. */
+export interface DrainView extends DrainInfo {
   host: string;
   active: number;
-  episode: string;
-  state: "draining" | "completed" | "cancelled";
-  reason?: string;
-  /** The episode's drain.reconnectGraceSeconds, returning players let in, new streams refused. */
-  reconnectGraceSeconds?: number;
-  returning?: number;
-  refused?: number;
-  delivery: { state: string; attempts: number; lastError?: string };
 }
 
 export class AdminClient {
