@@ -10,12 +10,6 @@ export {
   PluginTrap,
   WasmResult,
 } from "./abi.js";
-export {
-  type AddressingConfig,
-  type DerivedAddress,
-  deriveDownstreamAddress,
-  lastAddressFromXff,
-} from "./address.js";
 export { createGateway, Gateway, type GatewayOptions } from "./gateway.js";
 export { type HeaderPairs, type HeadersInput, parsePairs, serializePairs } from "./header-map.js";
 export type { HttpCall, HttpCallResponse } from "./http-calls.js";
@@ -27,7 +21,7 @@ export {
   type PropertyValue,
   propertyKey,
 } from "./properties.js";
-export { makeRandom, Rng } from "./random.js";
+export { Rng } from "./random.js";
 export {
   ConfigRollout,
   type ConfigUpdateResult,

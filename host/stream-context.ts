@@ -56,7 +56,7 @@ export abstract class StreamContext implements StreamSide {
     properties: PropertiesInput | undefined,
     private readonly onLocalResponse: (r: LocalResponse) => void,
     /** The VM serving this stream's slot when the filter chain is built. */
-    private readonly currentVm?: () => Vm,
+    private readonly currentVm: () => Vm,
   ) {
     this.streamProperties = new PropertyBag(properties);
   }
@@ -122,7 +122,7 @@ export abstract class StreamContext implements StreamSide {
 
   /** Lazily creates the context on the VM's current root (Envoy: on the first decodeHeaders). */
   protected create(): boolean {
-    if (this.currentVm) this.vm = this.currentVm();
+    this.vm = this.currentVm();
     // Envoy's createContext: a null plugin handle (this VM could not configure the plugin)
     // adds no filter at all, before any fail-open/fail-closed decision.
     if (this.vm.pluginMissing !== undefined) {

@@ -47,7 +47,7 @@ export class Stream extends StreamContext {
     options: OpenStreamOptions,
     onLocalResponse: (r: LocalResponse) => void,
     /** The VM serving this stream's slot when the filter chain is built. */
-    currentVm?: () => Vm,
+    currentVm: () => Vm,
   ) {
     super(vm, options.properties, onLocalResponse, currentVm);
     this.remoteAddress = options.remoteAddress;
@@ -218,8 +218,7 @@ export class Stream extends StreamContext {
   private deriveDownstream(): void {
     if (this.remoteAddress === undefined) return;
     // Envoy joins repeated x-forwarded-for headers into one inline header, comma-separated.
-    const values = this.requestHeaders.pairs.filter(([k]) => k === "x-forwarded-for");
-    const xff = values.length > 0 ? values.map(([, v]) => v).join(",") : undefined;
+    const xff = this.requestHeaders.toObject()["x-forwarded-for"];
     const d = deriveDownstreamAddress(this.remoteAddress, xff, this.vm.services.addressing);
     this.downstream = d;
     if (d.xff !== undefined && d.xff !== xff) this.requestHeaders.replace("x-forwarded-for", d.xff);
