@@ -12,6 +12,12 @@ export function probe(): Promise<WebAssembly.Module> {
   return probeModule;
 }
 
+/**
+ * No gap of virtual time between the VMs' turns at start-up: every VM configures at the start
+ * instant, and a test that studies a later rollout decides its interleaving itself.
+ */
+export const still = { rolloutGapMs: [0, 0] as const };
+
 export async function probeGateway(options: Partial<GatewayOptions> = {}): Promise<Gateway> {
   return createGateway({ wasm: await probe(), workers: 2, config: "", ...options });
 }

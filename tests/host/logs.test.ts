@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { find, probeGateway } from "./helpers.js";
+import { find, probeGateway, still } from "./helpers.js";
 
 describe("logs", () => {
   it("keep proxy_log levels and filter by VM and minimum level", async () => {
@@ -48,8 +48,7 @@ describe("logs", () => {
 
 describe("clock and randomness", () => {
   it("reports virtual time in ns and deterministic random bytes with a seed", async () => {
-    // No gap between the VMs' turns at start-up, so the clock starts exactly at startTimeMs.
-    const still = { rolloutGapMs: [0, 0] as const };
+    // No gap between the VMs' turns at start-up (`still`), so the clock starts exactly at startTimeMs.
     const a = await probeGateway({ workers: 1, startTimeMs: 1_000, randomSeed: 7, ...still });
     const b = await probeGateway({ workers: 1, startTimeMs: 1_000, randomSeed: 7, ...still });
     a.advance(250);

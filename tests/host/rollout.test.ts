@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Gateway } from "../../host/index.js";
-import { callbacks, find, messages, probeGateway } from "./helpers.js";
+import { callbacks, find, messages, probeGateway, still } from "./helpers.js";
 
-// Start-up without gaps, so each test decides the interleaving of the update it studies.
-const still = { rolloutGapMs: [0, 0] as const };
+// Start-up without gaps (`still`), so each test decides the interleaving of the update it studies.
 
 /** "vm:callback" for every configure and tick the probe logged, in log order. */
 function configureAndTicks(gw: Gateway): string[] {

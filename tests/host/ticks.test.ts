@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { probeGateway } from "./helpers.js";
+import { probeGateway, still } from "./helpers.js";
 
 // These tests are about tick timing, so every VM configures at the same instant: no gap between
-// the VMs' turns at start-up (the rollout tests cover the gaps).
-const still = { rolloutGapMs: [0, 0] as const };
+// the VMs' turns at start-up (`still`; the rollout tests cover the gaps).
 
 const ticks = (gw: Awaited<ReturnType<typeof probeGateway>>) =>
   gw

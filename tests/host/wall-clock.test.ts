@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { find, probeGateway } from "./helpers.js";
+import { find, probeGateway, still } from "./helpers.js";
 
 const START = 1_700_000_000_000;
-const still = { rolloutGapMs: [0, 0] as const, startTimeMs: START };
 
 /** The plugin's view of the clocks right now: proxy time, WASI realtime, WASI monotonic (ms). */
 function clocks(gw: Awaited<ReturnType<typeof probeGateway>>): number[] {
@@ -16,7 +15,12 @@ function clocks(gw: Awaited<ReturnType<typeof probeGateway>>): number[] {
 
 describe("wall clock vs timer clock", () => {
   it("jumpWallClock moves what the plugin reads as the time, and fires nothing", async () => {
-    const gw = await probeGateway({ workers: 1, config: "tick=1000", ...still });
+    const gw = await probeGateway({
+      workers: 1,
+      config: "tick=1000",
+      ...still,
+      startTimeMs: START,
+    });
     expect(clocks(gw)).toEqual([START, START, START]);
     gw.jumpWallClock(600_000);
     expect(clocks(gw)).toEqual([START + 600_000, START + 600_000, START]);
@@ -30,7 +34,7 @@ describe("wall clock vs timer clock", () => {
   });
 
   it("a step backwards: the plugin sees time go back; timers keep their schedule", async () => {
-    const gw = await probeGateway({ workers: 1, clusters: ["auth"], ...still });
+    const gw = await probeGateway({ workers: 1, clusters: ["auth"], ...still, startTimeMs: START });
     gw.worker(0).openStream().sendRequestHeaders({ "x-probe-op": "http-call" });
     const [call] = gw.httpCalls();
     expect(call?.sentAt).toBe(START);
