@@ -4,46 +4,43 @@
 // no state change is taken from a browser. IPv4-mapped IPv6 sources match IPv4 CIDRs; the
 // Bearer scheme is case-insensitive.
 import { describe, expect, it } from "vitest";
-import type { Gateway, LocalResponse } from "../../host/index.js";
-import { ADMIN_TOKEN, adminConfig, connectPlayer, gateway } from "./harness.js";
+import type { Gateway } from "../../host/index.js";
+import { drains } from "./drain-harness.js";
+import {
+  ADMIN_TOKEN,
+  type AdminOptions,
+  adminConfig,
+  adminRequest,
+  connectPlayer,
+  gateway,
+} from "./harness.js";
 
 const HOST = "game1.postio.example.com";
 const INSIDE = "10.2.3.4:40000";
 
-interface Call {
-  method?: string;
-  source?: string;
-  headers?: Record<string, string>;
-  vm?: number;
+/**
+ * Admin request options that send exactly the headers given: no token unless a header carries
+ * one (the harness's adminRequest adds its own by default), from inside the CIDR unless `source`
+ * says otherwise.
+ */
+function exactly(c: Omit<AdminOptions, "token" | "accept"> = {}): AdminOptions {
+  return {
+    ...c,
+    source: c.source ?? INSIDE,
+    token: null,
+    headers: { ":scheme": "https", ...c.headers },
+  };
 }
 
-/** One admin request with exactly the headers given (the harness's helper adds its own). */
-function call(gw: Gateway, path: string, c: Call = {}): LocalResponse {
-  const stream = gw.worker(c.vm ?? 0).openStream({
-    properties: { "source.address": c.source ?? INSIDE },
-  });
-  stream.sendRequestHeaders(
-    {
-      ":method": c.method ?? "GET",
-      ":path": path,
-      ":authority": "gateway.example.com",
-      ":scheme": "https",
-      ...c.headers,
-    },
-    { endOfStream: true },
-  );
-  if (!stream.localResponse) throw new Error(`no local reply for ${path}`);
-  return stream.localResponse;
-}
+const call = (gw: Gateway, path: string, c: Parameters<typeof exactly>[0] = {}) =>
+  adminRequest(gw, path, exactly(c));
 
 const bearer = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const drainPath = `/.conn-drain/drain?host=${HOST}`;
 
-/** The drains the gateway lists, read with the token (or from inside the CIDR). */
-function drains(gw: Gateway, headers: Record<string, string> = bearer): unknown[] {
-  const reply = call(gw, "/.conn-drain/drain", { headers });
-  expect(reply.status).toBe(200);
-  return (JSON.parse(reply.body) as { drains: unknown[] }).drains;
+/** The drains the gateway lists, read with the token, or (`{}`) from inside the CIDR without one. */
+function listed(gw: Gateway, headers: Record<string, string> = bearer) {
+  return drains(gw, exactly({ headers }));
 }
 
 describe("admin access: allowCidrs admits readers, never writers", () => {
@@ -64,7 +61,7 @@ describe("admin access: allowCidrs admits readers, never writers", () => {
       // A token means nothing when none is configured: still refused.
       expect(call(gw, drainPath, { method, headers: bearer }).status).toBe(403);
     }
-    expect(drains(gw, {})).toEqual([]);
+    expect(listed(gw, {})).toEqual([]);
   });
 
   it("CIDR and token: a state change from inside the CIDR still needs the token (401), reads need both", async () => {
@@ -72,7 +69,7 @@ describe("admin access: allowCidrs admits readers, never writers", () => {
     const refused = call(gw, drainPath, { method: "POST" });
     expect(refused.status).toBe(401);
     expect(refused.headers["www-authenticate"]).toContain("Bearer");
-    expect(drains(gw)).toEqual([]);
+    expect(listed(gw)).toEqual([]);
     expect(call(gw, drainPath, { method: "POST", headers: bearer }).status).toBe(202);
     expect(
       call(gw, drainPath, { method: "POST", source: "192.0.2.1:1", headers: bearer }).status,
@@ -128,7 +125,7 @@ describe("admin access: a spoofed X-Forwarded-For (source.address derived as Env
       expect(reply.status).toBe(403);
       expect(reply.body).toContain("a bearer token is required for state changes");
     }
-    expect(drains(gw, {})).toEqual([]);
+    expect(listed(gw, {})).toEqual([]);
   });
 
   it("with a token configured, the spoofed source still needs the token to change state (401)", async () => {
@@ -137,7 +134,7 @@ describe("admin access: a spoofed X-Forwarded-For (source.address derived as Env
       { useRemoteAddress: true, xffNumTrustedHops: 1 },
     );
     expect(spoofed(gw, "POST").status).toBe(401);
-    expect(drains(gw)).toEqual([]);
+    expect(listed(gw)).toEqual([]);
     expect(spoofed(gw, "POST", bearer).status).toBe(202);
   });
 });
@@ -168,7 +165,7 @@ describe("admin access: no state change from a browser", () => {
     expect(
       call(gw, drainPath, { method: "DELETE", headers: { ...bearer, ...headers } }).status,
     ).toBe(403);
-    expect(drains(gw)).toEqual([]);
+    expect(listed(gw)).toEqual([]);
   });
 
   it("CIDR-only: a cross-site browser POST from inside the network is refused", async () => {
@@ -178,7 +175,7 @@ describe("admin access: no state change from a browser", () => {
       headers: { origin: "https://evil.example", "sec-fetch-site": "cross-site" },
     });
     expect(reply.status).toBe(403);
-    expect(drains(gw, {})).toEqual([]);
+    expect(listed(gw, {})).toEqual([]);
   });
 
   it("Sec-Fetch-Site: none (typed by the user) and reads carrying Origin are allowed", async () => {

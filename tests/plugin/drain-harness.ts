@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import type { Gateway, GatewayOptions, HttpCall } from "../../host/index.js";
-import { ADMIN_TOKEN, adminRequest, gateway } from "./harness.js";
+import { ADMIN_TOKEN, type AdminOptions, adminRequest, gateway } from "./harness.js";
 
 export const WEBHOOK_CLUSTER = "outbound|8080||drain-hook.ops.svc.cluster.local";
 export const WEBHOOK_SECRET = "hook-secret-0123456789abcdef";
@@ -48,20 +48,38 @@ export interface DrainView {
   };
 }
 
-export function startDrain(
-  gw: Gateway,
-  host: string,
-  query = "",
-): { status: number; drain: DrainView; body: string } {
-  const reply = adminRequest(gw, `/.conn-drain/drain?host=${host}${query}`, { method: "POST" });
+/** A POST or DELETE drain's reply: its status, its `drain`, and the body as sent. */
+export interface DrainReply {
+  status: number;
+  drain: DrainView;
+  body: string;
+}
+
+/** POST drain of `host` (`query` adds parameters: "&deadlineSeconds=30"). */
+export function startDrain(gw: Gateway, host: string, query = ""): DrainReply {
+  return drainRequest(gw, "POST", `?host=${encodeURIComponent(host)}${query}`);
+}
+
+/** DELETE drain of `host`: cancels its running drain. */
+export function cancelDrain(gw: Gateway, host: string): DrainReply {
+  return drainRequest(gw, "DELETE", `?host=${encodeURIComponent(host)}`);
+}
+
+function drainRequest(gw: Gateway, method: string, query: string): DrainReply {
+  const reply = adminRequest(gw, `/.conn-drain/drain${query}`, { method });
   const parsed = JSON.parse(reply.body) as { drain: DrainView };
   return { status: reply.status, drain: parsed.drain, body: reply.body };
 }
 
+/** The drains the gateway lists (GET /.conn-drain/drain, with the token unless `opts` differ). */
+export function drains(gw: Gateway, opts: AdminOptions = {}): DrainView[] {
+  const reply = adminRequest(gw, "/.conn-drain/drain", opts);
+  if (reply.status !== 200) throw new Error(`drain list answered ${reply.status}: ${reply.body}`);
+  return (JSON.parse(reply.body) as { drains: DrainView[] }).drains;
+}
+
 export function drainOf(gw: Gateway, host: string): DrainView | undefined {
-  const reply = adminRequest(gw, "/.conn-drain/drain");
-  const list = JSON.parse(reply.body) as { drains: DrainView[] };
-  return list.drains.find((d) => d.host === host);
+  return drains(gw).find((d) => d.host === host);
 }
 
 export function webhookCalls(gw: Gateway): HttpCall[] {

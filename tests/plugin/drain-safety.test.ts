@@ -12,24 +12,9 @@ import {
   startDrain,
   webhookCalls,
 } from "./drain-harness.js";
-import { adminRequest, connectPlayer } from "./harness.js";
+import { connectPlayer, hostView } from "./harness.js";
 
 const H = "game1.example.com";
-
-interface HostView {
-  host: string;
-  active: number;
-  exact: boolean;
-  overflow: number;
-  draining: boolean;
-  drain?: { state: string; reason?: string; episode: string };
-}
-
-function hostView(gw: Gateway, host: string, vm = 0): HostView {
-  const reply = adminRequest(gw, `/.conn-drain?host=${host}`, { vm });
-  expect(reply.status).toBe(200);
-  return JSON.parse(reply.body) as HostView;
-}
 
 function drainedCalls(gw: Gateway, host: string) {
   return webhookCalls(gw).filter((c) => bodyOf(c).host === host);

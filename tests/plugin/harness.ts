@@ -79,6 +79,8 @@ export interface AdminOptions {
   token?: string | null;
   source?: string;
   accept?: string;
+  /** More request headers, after the harness's own (so they can replace them). */
+  headers?: Record<string, string>;
 }
 
 /** Calls the admin path; returns the local reply the plugin sent. */
@@ -94,6 +96,7 @@ export function adminRequest(gw: Gateway, path: string, opts: AdminOptions = {})
       ":authority": "gateway.example.com",
       ...(token === null ? {} : { authorization: `Bearer ${token}` }),
       ...(opts.accept ? { accept: opts.accept } : {}),
+      ...opts.headers,
     },
     { endOfStream: true },
   );
@@ -119,6 +122,35 @@ export function counts(gw: Gateway, vm = 0): AdminView {
   const reply = adminRequest(gw, "/.conn-drain", { vm });
   if (reply.status !== 200) throw new Error(`admin answered ${reply.status}: ${reply.body}`);
   return JSON.parse(reply.body) as AdminView;
+}
+
+/** One host's entry as `/.conn-drain?host=` reports it. */
+export interface HostView {
+  host: string;
+  active: number;
+  exact: boolean;
+  overflow: number;
+  draining: boolean;
+  /** With `players` configured: distinct players (an upper bound unless `playersExact`). */
+  players?: number;
+  playersExact?: boolean;
+  /** The host's drain, if it ever drained (drain-harness DrainView's fields but host and active). */
+  drain?: {
+    episode: string;
+    state: string;
+    source: string;
+    reason?: string;
+    reconnectGraceSeconds: number;
+    returning: number;
+    refused: number;
+  };
+}
+
+/** `host`'s entry (any spelling the admin path takes) as worker `vm` reports it. */
+export function hostView(gw: Gateway, host: string, vm = 0): HostView {
+  const reply = adminRequest(gw, `/.conn-drain?host=${encodeURIComponent(host)}`, { vm });
+  if (reply.status !== 200) throw new Error(`admin answered ${reply.status}: ${reply.body}`);
+  return JSON.parse(reply.body) as HostView;
 }
 
 /** Active count per host as the admin path reports it, hosts at zero included. */

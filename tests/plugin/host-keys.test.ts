@@ -4,40 +4,19 @@ import { describe, expect, it } from "vitest";
 import { type Gateway, Rng, type Stream } from "../../host/index.js";
 import {
   bodyOf,
+  cancelDrain,
   completeKey,
   drainConfig,
   drainGateway,
   drainOf,
+  drains,
+  startDrain,
   webhookCalls,
 } from "./drain-harness.js";
-import { activeByHost, adminRequest, connectPlayer } from "./harness.js";
+import { activeByHost, adminRequest, connectPlayer, hostView } from "./harness.js";
 
 /** A Higress Nacos cluster: Envoy cluster names are case-sensitive. */
 const NACOS = "outbound|8080||game1.DEFAULT-GROUP.public.nacos";
-
-interface HostView {
-  host: string;
-  active: number;
-  draining: boolean;
-  drain?: { episode: string; state: string; source: string; active?: number };
-}
-
-function hostView(gw: Gateway, host: string): HostView {
-  const reply = adminRequest(gw, `/.conn-drain?host=${encodeURIComponent(host)}`);
-  expect(reply.status, reply.body).toBe(200);
-  return JSON.parse(reply.body) as HostView;
-}
-
-function drainCall(gw: Gateway, method: string, host: string) {
-  const reply = adminRequest(gw, `/.conn-drain/drain?host=${encodeURIComponent(host)}`, {
-    method,
-  });
-  return { status: reply.status, body: reply.body };
-}
-
-function drainList(gw: Gateway): Array<{ host: string; source: string; state: string }> {
-  return JSON.parse(adminRequest(gw, "/.conn-drain/drain").body).drains;
-}
 
 /** Pushes `config` (merged over the drain harness's) and returns the error it was refused with. */
 async function refusal(gw: Gateway, config: Record<string, unknown> | string): Promise<string> {
@@ -64,7 +43,7 @@ describe("keyBy cluster: names are case-sensitive everywhere", () => {
     expect(webhookCalls(gw)).toEqual([]);
     expect(completeKey(gw, NACOS)).toBeUndefined();
     expect(hostView(gw, NACOS)).toMatchObject({ host: NACOS, active: 2, draining: true });
-    expect(drainList(gw)).toEqual([
+    expect(drains(gw)).toEqual([
       expect.objectContaining({ host: NACOS, source: "config", state: "draining" }),
     ]);
 
@@ -107,13 +86,13 @@ describe("keyBy cluster: names are case-sensitive everywhere", () => {
     const listed = drainOf(gw, NACOS);
     expect(listed).toMatchObject({ source: "config", state: "draining" });
     // POST names the running drain (an operator now owns it), not a second key's new one.
-    const post = drainCall(gw, "POST", NACOS);
+    const post = startDrain(gw, NACOS);
     expect(post.status).toBe(202);
     const running = JSON.parse(post.body).drain;
     expect(running).toMatchObject({ host: NACOS, episode: listed?.episode, active: 2 });
-    expect(drainList(gw)).toHaveLength(1);
+    expect(drains(gw)).toHaveLength(1);
 
-    const del = drainCall(gw, "DELETE", NACOS);
+    const del = cancelDrain(gw, NACOS);
     expect(del.status).toBe(200);
     expect(JSON.parse(del.body).drain).toMatchObject({
       host: NACOS,
@@ -143,7 +122,7 @@ describe("keyBy authority: lower case, port stripped, for every input", () => {
     gw.advance(3000);
     expect(webhookCalls(gw)).toEqual([]);
     // One listing of one host: one drain, under the key the streams are counted under.
-    expect(drainList(gw)).toEqual([
+    expect(drains(gw)).toEqual([
       expect.objectContaining({ host: "game1.example.com", source: "config", state: "draining" }),
     ]);
     expect(hostView(gw, "game1.example.com:443")).toMatchObject({
@@ -173,11 +152,11 @@ describe("keyBy authority: lower case, port stripped, for every input", () => {
       host: "game1.example.com",
       active: 2,
     });
-    const post = drainCall(gw, "POST", "game1.EXAMPLE.com");
+    const post = startDrain(gw, "game1.EXAMPLE.com");
     expect(post.status).toBe(202);
     const started = JSON.parse(post.body).drain;
     expect(started).toMatchObject({ host: "game1.example.com", active: 2, state: "draining" });
-    const del = drainCall(gw, "DELETE", "Game1.Example.Com:9999");
+    const del = cancelDrain(gw, "Game1.Example.Com:9999");
     expect(del.status).toBe(200);
     expect(JSON.parse(del.body).drain).toMatchObject({
       episode: started.episode,
@@ -206,11 +185,11 @@ describe("keyBy upstream: an address with a port, as Envoy prints it", () => {
       expect(hostView(gw, spelling), spelling).toMatchObject({ host: "[fd00::1]:5000", active: 3 });
     expect(hostView(gw, "10.1.0.5:05000")).toMatchObject({ host: "10.1.0.5:5000", active: 1 });
 
-    const post = drainCall(gw, "POST", "[FD00:0::1]:5000");
+    const post = startDrain(gw, "[FD00:0::1]:5000");
     expect(post.status).toBe(202);
     const started = JSON.parse(post.body).drain;
     expect(started).toMatchObject({ host: "[fd00::1]:5000", active: 3, state: "draining" });
-    const del = drainCall(gw, "DELETE", "[fd00::0:1]:5000");
+    const del = cancelDrain(gw, "[fd00::0:1]:5000");
     expect(del.status).toBe(200);
     expect(JSON.parse(del.body).drain).toMatchObject({
       episode: started.episode,
@@ -231,7 +210,7 @@ describe("keyBy upstream: an address with a port, as Envoy prints it", () => {
     expect(hostView(gw, "[fd00::1]:5000")).toMatchObject({ active: 3, draining: true });
     expect(hostView(gw, "10.1.0.5:5000")).toMatchObject({ active: 1, draining: true });
     expect(
-      drainList(gw)
+      drains(gw)
         .map((d) => d.host)
         .sort(),
     ).toEqual(["10.1.0.5:5000", "[fd00::1]:5000"]);

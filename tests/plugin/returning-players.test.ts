@@ -14,7 +14,7 @@ import {
   startDrain,
   webhookCalls,
 } from "./drain-harness.js";
-import { adminRequest, connectPlayer } from "./harness.js";
+import { adminRequest, connectPlayer, type HostView, hostView } from "./harness.js";
 import { sipHash24 } from "./sip-hash.js";
 
 const HOST = "game1.postio.example.com";
@@ -23,25 +23,12 @@ const RETURNING = {
   drain: { rejectNew: true, reconnectGraceSeconds: 10 },
 };
 
-interface HostView {
-  host: string;
-  active: number;
-  players?: number;
-  playersExact?: boolean;
-  drain?: { returning: number; refused: number; reconnectGraceSeconds: number };
-}
-
 function join(gw: Gateway, id: string | null, vm: number, host = HOST): Stream {
   return connectPlayer(gw, host, {
     vm,
     upstream: "10.1.0.20:5000",
     headers: id === null ? {} : { "x-player-id": id },
   });
-}
-
-function hostView(gw: Gateway, vm = 0, host = HOST): HostView {
-  const reply = adminRequest(gw, `/.conn-drain?host=${host}`, { vm });
-  return JSON.parse(reply.body) as HostView;
 }
 
 /** The roster value of HOST's slot (players.ts layout). */
@@ -69,7 +56,7 @@ describe("returning players under drain.rejectNew", () => {
     const back = join(gw, "player-7", 2); // another worker: the roster is shared
     expect(back.localResponse).toBeUndefined();
     expect(drainOf(gw, HOST)).toMatchObject({ state: "draining", active: 2 });
-    expect(hostView(gw).drain).toMatchObject({ returning: 1, refused: 0 });
+    expect(hostView(gw, HOST).drain).toMatchObject({ returning: 1, refused: 0 });
     // Counted like any stream: the drain waits for it.
     anchor.close();
     expect(completeKey(gw, HOST)).toBeUndefined();
@@ -88,7 +75,7 @@ describe("returning players under drain.rejectNew", () => {
     const late = join(gw, "player-7", 0);
     expect(late.localResponse).toMatchObject({ status: 503, details: "conn_drain_draining" });
     expect(drainOf(gw, HOST)).toMatchObject({ active: 1 });
-    expect(hostView(gw).drain).toMatchObject({ returning: 0, refused: 1 });
+    expect(hostView(gw, HOST).drain).toMatchObject({ returning: 0, refused: 1 });
   });
 
   it("a stranger gets 503: no identity, or one never on the host", async () => {
@@ -98,7 +85,7 @@ describe("returning players under drain.rejectNew", () => {
     expect(refused(join(gw, null, 0))).toBe(true);
     expect(refused(join(gw, "never-here", 3))).toBe(true);
     expect(refused(join(gw, "", 2))).toBe(true); // an empty value is no identity
-    expect(hostView(gw).drain).toMatchObject({ returning: 0, refused: 3 });
+    expect(hostView(gw, HOST).drain).toMatchObject({ returning: 0, refused: 3 });
     expect(drainOf(gw, HOST)).toMatchObject({ active: 1 });
   });
 
@@ -111,7 +98,7 @@ describe("returning players under drain.rejectNew", () => {
     join(gw, "player-7", 2);
     join(gw, "stranger", 3);
     join(gw, null, 3);
-    expect(hostView(gw)).toMatchObject({
+    expect(hostView(gw, HOST)).toMatchObject({
       active: 2,
       players: 2,
       playersExact: true,
@@ -142,11 +129,11 @@ describe("returning players under drain.rejectNew", () => {
     startDrain(gw, HOST);
     const tab = join(gw, "player-7", 3);
     expect(tab.localResponse).toBeUndefined();
-    expect(hostView(gw)).toMatchObject({ active: 2, players: 1 });
+    expect(hostView(gw, HOST)).toMatchObject({ active: 2, players: 1 });
     // With no grace, nobody is remembered after leaving.
     tab.close();
     expect(refused(join(gw, "player-7", 3))).toBe(false); // the first stream is still open
-    expect(hostView(gw).drain).toMatchObject({ returning: 2, refused: 0 });
+    expect(hostView(gw, HOST).drain).toMatchObject({ returning: 2, refused: 0 });
   });
 
   it("a returning player resets the quiet period; the drain completes once, after it", async () => {
@@ -216,12 +203,15 @@ describe("after a completion", () => {
     gw.advance(3000);
     expect(refused(join(gw, "player-7", 1))).toBe(true); // within the grace, but it is over
     expect(refused(join(gw, "stranger", 2))).toBe(true);
-    expect(hostView(gw)).toMatchObject({ active: 0, drain: { state: "completed", refused: 2 } });
+    expect(hostView(gw, HOST)).toMatchObject({
+      active: 0,
+      drain: { state: "completed", refused: 2 },
+    });
     gw.advance(7500);
     const back = join(gw, "player-7", 3);
     expect(back.localResponse).toBeUndefined();
     expect(join(gw, "stranger", 0).localResponse).toBeUndefined();
-    expect(hostView(gw)).toMatchObject({ active: 2 });
+    expect(hostView(gw, HOST)).toMatchObject({ active: 2 });
     // Still the one completion: nothing after it reopened or re-signalled the episode.
     expect(completeKey(gw, HOST)).toMatchObject({ episode: done?.episode, reason: "drained" });
   });
@@ -282,7 +272,7 @@ describe("identities are stored only as keyed hashes", () => {
       hash.writeBigUInt64LE(sipHash24(key, new TextEncoder().encode(id)));
       expect(roster.includes(hash), id).toBe(true);
     }
-    expect(hostView(gw)).toMatchObject({ players: ids.length });
+    expect(hostView(gw, HOST)).toMatchObject({ players: ids.length });
   });
 
   it("no raw identity in shared data, logs, admin output or webhooks; the roster holds its hash", async () => {
@@ -340,18 +330,18 @@ describe("remembered players are bounded", () => {
     expect(refused(join(gw, "p0", 0))).toBe(true);
     expect(refused(join(gw, "p191", 1))).toBe(true);
     for (let i = 192; i < 200; i++) expect(refused(join(gw, `p${i}`, i % 4))).toBe(false);
-    expect(hostView(gw).drain).toMatchObject({ returning: 8, refused: 2 });
+    expect(hostView(gw, HOST).drain).toMatchObject({ returning: 8, refused: 2 });
     expect(gw.trapCount).toBe(0);
   });
 
   it("past players.maxPerHost, streams are still counted and the player count says it is a floor", async () => {
     const gw = await drainGateway({ players: { header: "x-player-id", maxPerHost: 16 } });
     const ps = Array.from({ length: 40 }, (_, i) => join(gw, `p${i}`, i % 4));
-    expect(hostView(gw)).toMatchObject({ active: 40, players: 16, playersExact: false });
+    expect(hostView(gw, HOST)).toMatchObject({ active: 40, players: 16, playersExact: false });
     for (const p of ps.slice(0, 30)) p.close();
-    expect(hostView(gw)).toMatchObject({ active: 10 });
+    expect(hostView(gw, HOST)).toMatchObject({ active: 10 });
     for (const p of ps.slice(30)) p.close();
-    expect(hostView(gw)).toMatchObject({ active: 0, players: 0, playersExact: true });
+    expect(hostView(gw, HOST)).toMatchObject({ active: 0, players: 0, playersExact: true });
     expect(gw.trapCount).toBe(0);
   });
 });
@@ -366,7 +356,7 @@ describe("distinct players", () => {
     streams.push(join(gw, "p5", 1));
     streams.push(join(gw, null, 2));
     for (let vm = 0; vm < 4; vm++) {
-      expect(hostView(gw, vm)).toMatchObject({ active: 17, players: 10, playersExact: true });
+      expect(hostView(gw, HOST, vm)).toMatchObject({ active: 17, players: 10, playersExact: true });
     }
     const prom = adminRequest(gw, "/.conn-drain?format=prometheus").body;
     expect(prom).toMatch(
@@ -375,7 +365,7 @@ describe("distinct players", () => {
     // Closing one tab of p0..p4 leaves them on; closing p6's only stream takes it off.
     for (let i = 10; i < 15; i++) streams[i]!.close();
     streams[6]!.close();
-    expect(hostView(gw, 3)).toMatchObject({ active: 11, players: 9 });
+    expect(hostView(gw, HOST, 3)).toMatchObject({ active: 11, players: 9 });
     const list = JSON.parse(adminRequest(gw, "/.conn-drain").body) as { hosts: HostView[] };
     expect(list.hosts.find((h) => h.host === HOST)).toMatchObject({ players: 9 });
   });
@@ -389,9 +379,9 @@ describe("distinct players", () => {
     expect(update.accepted).toBe(true);
     join(gw, "p2", 2);
     join(gw, "p0", 3);
-    expect(hostView(gw)).toMatchObject({ active: 4, players: 2, playersExact: false });
+    expect(hostView(gw, HOST)).toMatchObject({ active: 4, players: 2, playersExact: false });
     for (const s of before) s.close();
-    expect(hostView(gw)).toMatchObject({ active: 2, players: 2, playersExact: true });
+    expect(hostView(gw, HOST)).toMatchObject({ active: 2, players: 2, playersExact: true });
   });
 
   it("a crashed worker's players stop counting once it is found dead", async () => {
@@ -399,13 +389,13 @@ describe("distinct players", () => {
     join(gw, "p0", 0);
     join(gw, "p1", 1);
     join(gw, "p1", 2);
-    expect(hostView(gw)).toMatchObject({ players: 2 });
+    expect(hostView(gw, HOST)).toMatchObject({ players: 2 });
     gw.worker(1).crash();
     gw.advance(10_000);
-    expect(hostView(gw)).toMatchObject({ active: 2, players: 2 });
+    expect(hostView(gw, HOST)).toMatchObject({ active: 2, players: 2 });
     gw.worker(2).crash();
     gw.advance(10_000);
-    expect(hostView(gw)).toMatchObject({ active: 1, players: 1 });
+    expect(hostView(gw, HOST)).toMatchObject({ active: 1, players: 1 });
   });
 });
 
@@ -417,7 +407,7 @@ describe("where the identity is found", () => {
     c('pid="abc"', 1);
     c("xpid=abc; pid=def", 2);
     c("pid=; other=1", 3);
-    expect(hostView(gw)).toMatchObject({ active: 4, players: 2 });
+    expect(hostView(gw, HOST)).toMatchObject({ active: 4, players: 2 });
   });
 
   it("a query parameter, wherever it stands in the query", async () => {
@@ -428,6 +418,6 @@ describe("where the identity is found", () => {
     q("/ws?room=3&pid=abd#pid=abc", 2);
     q("/ws?pidx=1&room=pid=abc", 3);
     q("/ws/pid=abc", 3);
-    expect(hostView(gw)).toMatchObject({ active: 5, players: 2 });
+    expect(hostView(gw, HOST)).toMatchObject({ active: 5, players: 2 });
   });
 });
