@@ -94,12 +94,21 @@ export function bodyOf(call: HttpCall): Record<string, unknown> {
   return JSON.parse(new TextDecoder().decode(call.body)) as Record<string, unknown>;
 }
 
+/** HMAC-SHA256(secret, "<t>." + body) in hex, computed with Node's crypto, not the plugin's. */
+export function referenceMac(
+  t: number | string,
+  body: Uint8Array,
+  secret = WEBHOOK_SECRET,
+): string {
+  return createHmac("sha256", secret).update(`${t}.`).update(body).digest("hex");
+}
+
 /**
- * The signature a receiver computes with Node's crypto for `body` sent at Unix second `t`
- * (HMAC-SHA256 over "<t>." + body), to compare with the plugin's header.
+ * The signature a receiver computes for `body` sent at Unix second `t` (referenceMac), to
+ * compare with the plugin's header.
  */
 export function referenceSignature(body: Uint8Array, t: number, secret = WEBHOOK_SECRET): string {
-  return `t=${t},v1=${createHmac("sha256", secret).update(`${t}.`).update(body).digest("hex")}`;
+  return `t=${t},v1=${referenceMac(t, body, secret)}`;
 }
 
 export function completeKey(gw: Gateway, host: string): Record<string, unknown> | undefined {

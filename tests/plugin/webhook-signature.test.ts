@@ -6,17 +6,17 @@ import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { HttpCall } from "../../host/index.js";
 import { verifySignature } from "../../receiver/signature.js";
-import { drainGateway, header, startDrain, WEBHOOK_SECRET, webhookCalls } from "./drain-harness.js";
+import {
+  drainGateway,
+  header,
+  referenceMac,
+  startDrain,
+  WEBHOOK_SECRET,
+  webhookCalls,
+} from "./drain-harness.js";
 
 const HOST = "game1.postio.example.com";
 const FORMAT = /^t=(\d+),v1=([0-9a-f]{64})$/;
-
-/** HMAC-SHA256(secret, "<t>." + body) in hex, computed independently of the plugin. */
-function expectedMac(t: string, body: Uint8Array, secret = WEBHOOK_SECRET): string {
-  return createHmac("sha256", secret)
-    .update(Buffer.concat([Buffer.from(`${t}.`, "ascii"), body]))
-    .digest("hex");
-}
 
 function parts(call: HttpCall): { t: string; v1: string } {
   const value = header(call, "x-conn-drain-signature") ?? "";
@@ -35,10 +35,10 @@ describe("webhook signature: t=<seconds>,v1=<HMAC over '<t>.' + body>", () => {
     const { t, v1 } = parts(call!);
     expect(Number(t)).toBe(Math.floor(call!.sentAt / 1000));
     expect(Number(t)).toBe(Math.floor(gw.now() / 1000));
-    expect(v1).toBe(expectedMac(t, call!.body));
+    expect(v1).toBe(referenceMac(t, call!.body));
     // Not the body alone, and not under another secret.
     expect(v1).not.toBe(createHmac("sha256", WEBHOOK_SECRET).update(call!.body).digest("hex"));
-    expect(v1).not.toBe(expectedMac(t, call!.body, `${WEBHOOK_SECRET}x`));
+    expect(v1).not.toBe(referenceMac(t, call!.body, `${WEBHOOK_SECRET}x`));
     // The receiver accepts exactly what the plugin sends, at the time it was sent.
     const now = call!.sentAt;
     expect(
@@ -64,7 +64,7 @@ describe("webhook signature: t=<seconds>,v1=<HMAC over '<t>.' + body>", () => {
     expect(header(second, "idempotency-key")).toBe(header(first, "idempotency-key"));
     expect(Number(b.t)).toBe(Math.floor(second.sentAt / 1000));
     expect(Number(b.t)).toBeGreaterThan(Number(a.t));
-    expect(b.v1).toBe(expectedMac(b.t, second.body));
+    expect(b.v1).toBe(referenceMac(b.t, second.body));
     expect(b.v1).not.toBe(a.v1);
   });
 
