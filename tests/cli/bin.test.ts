@@ -1,33 +1,17 @@
 // The installed entry point, run as a user runs it: `npx conn-drain …` resolves to
 // bin/conn-drain.mjs (package.json "bin"), which loads cli/main.ts through tsx.
-import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { repoRoot, scratchProject } from "./helpers.js";
-
-const bin = join(repoRoot, "bin", "conn-drain.mjs");
-
-function run(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { cwd, env: { PATH: process.env.PATH ?? "", HOME: cwd } },
-      (err, out, errOut) => {
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, err: errOut });
-      },
-    );
-  });
-}
+import { repoRoot, runBin, scratchProject } from "./helpers.js";
 
 describe("bin/conn-drain.mjs", () => {
   it("lists the commands and prints each command's help", async () => {
-    const top = await run(["--help"], repoRoot);
+    const top = await runBin(["--help"], repoRoot);
     expect(top.code).toBe(0);
     for (const c of ["image", "wasmplugin", "console", "status", "drain"]) {
       expect(top.out).toMatch(new RegExp(`^ {2}${c} `, "m"));
-      const h = await run([c, "--help"], repoRoot);
+      const h = await runBin([c, "--help"], repoRoot);
       expect(h.code).toBe(0);
       expect(h.out).toMatch(new RegExp(`^Usage: conn-drain ${c} `));
       expect(h.out).toContain("Examples:");
@@ -36,19 +20,19 @@ describe("bin/conn-drain.mjs", () => {
 
   it("packages an OCI layout with nothing running", async () => {
     const dir = scratchProject();
-    const r = await run(["image", "--oci-layout", "out/"], dir);
+    const r = await runBin(["image", "--oci-layout", "out/"], dir);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^oci:out\/:0\.1\.0@sha256:[a-f0-9]{64}\n$/);
     expect(existsSync(join(dir, "out", "index.json"))).toBe(true);
   });
 
   it("exits non-zero with one line for an unknown command or flag", async () => {
-    const u = await run(["publish"], repoRoot);
+    const u = await runBin(["publish"], repoRoot);
     expect(u.code).toBe(2);
     expect(u.err).toBe(
       `conn-drain: unknown command "publish" — run 'conn-drain --help' for the list\n`,
     );
-    const f = await run(["image", "--frobnicate"], repoRoot);
+    const f = await runBin(["image", "--frobnicate"], repoRoot);
     expect(f.code).toBe(2);
     expect(f.err.trim().split("\n")).toHaveLength(1);
     expect(f.err).toMatch(
@@ -68,7 +52,7 @@ describe("bin/conn-drain.mjs", () => {
     }
     expect([...uses.keys()].sort()).toEqual(["console", "drain", "image", "status", "wasmplugin"]);
     for (const [command, flags] of uses) {
-      const help = (await run([command, "--help"], repoRoot)).out;
+      const help = (await runBin([command, "--help"], repoRoot)).out;
       for (const flag of flags) expect(help, `${command} ${flag}`).toContain(flag);
     }
   });

@@ -1,6 +1,6 @@
-// Shared pieces of the CLI tests: run the CLI in-process with captured output, a scratch
-// project directory (plugin.yaml from the repo, fixture wasm and READMEs), pulling an image back
-// over the Distribution API, and skopeo.
+// Shared pieces of the CLI tests: run the CLI in-process with captured output or a program in a
+// child process, scratch directories and a scratch project (plugin.yaml from the repo, fixture
+// wasm and READMEs), pulling an image back over the Distribution API, and skopeo.
 import { execFile } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -40,6 +40,39 @@ export async function runCli(
   return { code, out, err };
 }
 
+/**
+ * FILE ARGS in a child process (stdout and stderr are pipes). env replaces the environment
+ * (unset: this process's); a failed run reports its exit code, 1 when it has none (killed by a
+ * signal or the timeout).
+ */
+export function runProcess(
+  file: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; timeout?: number } = {},
+): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(file, args, opts, (err, out, errOut) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, err: errOut });
+    });
+  });
+}
+
+/**
+ * bin/conn-drain.mjs, the installed entry point, in a child process (stdout and stderr are pipes,
+ * not terminals) with HOME the cwd and only PATH of this environment.
+ */
+export function runBin(
+  args: string[],
+  cwd: string,
+  opts: { env?: Record<string, string>; timeout?: number } = {},
+): Promise<RunResult> {
+  return runProcess(process.execPath, [join(repoRoot, "bin", "conn-drain.mjs"), ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", HOME: cwd, ...opts.env },
+    timeout: opts.timeout,
+  });
+}
+
 /** A valid wasm module with a custom section of `size` pseudo-random bytes (chunked uploads). */
 export function fixtureWasm(size: number, seed = 1): Buffer {
   const payload = new Rng(seed).bytes(size);
@@ -63,10 +96,16 @@ afterAll(() => {
   for (const d of scratch.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+/** An empty scratch directory under the system's temporary directory, named PREFIX…. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+}
+
 /** A scratch project: plugin.yaml from the repo, build/plugin.wasm, README.md, README_EN.md. */
 export function scratchProject(wasm = fixtureWasm(300_000)): string {
-  const dir = mkdtempSync(join(tmpdir(), "conn-drain-cli-"));
-  scratch.push(dir);
+  const dir = tempDir("conn-drain-cli-");
   copyFileSync(join(repoRoot, "plugin.yaml"), join(dir, "plugin.yaml"));
   mkdirSync(join(dir, "build"));
   writeFileSync(join(dir, "build", "plugin.wasm"), wasm);

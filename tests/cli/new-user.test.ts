@@ -1,23 +1,18 @@
 // Issue 12, "tried as a new user would": what a fresh clone's reader runs from README.md and
 // docs/ must do what those pages say. Each case here is a place where it did not.
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { repoRoot, runCli, scratchProject } from "./helpers.js";
+import {
+  type RunResult,
+  repoRoot,
+  runCli,
+  runProcess,
+  scratchProject,
+  tempDir,
+} from "./helpers.js";
 import { freePort } from "./registry.js";
-
-const temps: string[] = [];
-afterAll(() => {
-  for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "conn-drain-new-user-"));
-  temps.push(d);
-  return d;
-}
 
 /** The layer titles of the one image in DIR/out (an OCI layout). */
 function layerTitles(dir: string): string[] {
@@ -34,7 +29,7 @@ describe("docs/cli.md, Outside a checkout", () => {
     const checkout = scratchProject();
     const inside = await runCli(["image", "--oci-layout", "out", "-q"], { cwd: checkout });
     expect(inside.code, inside.err).toBe(0);
-    const elsewhere = tempDir();
+    const elsewhere = tempDir("conn-drain-new-user-");
     const outside = await runCli(
       [
         "image",
@@ -63,7 +58,7 @@ describe("docs/cli.md, Outside a checkout", () => {
 
   it("--readme still names files relative to the current directory", async () => {
     const checkout = scratchProject();
-    const dir = tempDir();
+    const dir = tempDir("conn-drain-new-user-");
     const spec = ["--spec", join(checkout, "plugin.yaml")];
     const wasm = ["--wasm", join(checkout, "build", "plugin.wasm")];
     const readme = ["--readme", relative(dir, join(checkout, "README_EN.md"))];
@@ -106,14 +101,10 @@ describe("README.md, Configuration", () => {
 });
 
 /** `npx tsx ARGS` in the repository, as local-gateway.md runs its scripts. */
-function tsx(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      join(repoRoot, "node_modules", ".bin", "tsx"),
-      args,
-      { cwd: repoRoot, timeout: 60_000 },
-      (e, out, err) => resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err }),
-    );
+function tsx(args: string[]): Promise<RunResult> {
+  return runProcess(join(repoRoot, "node_modules", ".bin", "tsx"), args, {
+    cwd: repoRoot,
+    timeout: 60_000,
   });
 }
 
@@ -169,7 +160,7 @@ describe("README.md, Two commands: `make demo` tells the story it describes", ()
 describe("docs/local-gateway.md, `npx tsx gateway/main.ts` with your own routes and config", () => {
   const route = ["--upstream", "game1.postio.example.com=127.0.0.1:9"];
   it("a config the plugin refuses: the plugin's reason, then one line, exit 1", async () => {
-    const config = join(tempDir(), "refused.json");
+    const config = join(tempDir("conn-drain-new-user-"), "refused.json");
     writeFileSync(config, JSON.stringify({ maxHosts: 0 }));
     const r = await tsx(["gateway/main.ts", ...route, "--config", config]);
     expect(r.code).toBe(1);

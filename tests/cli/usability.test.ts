@@ -3,9 +3,7 @@
 // Docker credential problems named, Docker Hub's credential key, and placeholder secrets from
 // the README and the kit refused. The installed entry point runs in child processes where what
 // is tested is the process (a pipe, PATH, the cwd); the rest runs in-process through main().
-import { execFile } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { helpText, type Io } from "../../cli/args.js";
@@ -14,54 +12,23 @@ import { resolveCredentials } from "../../cli/oci/auth.js";
 import { parseReference } from "../../cli/oci/reference.js";
 import { ADMIN_TOKEN, pluginConfig } from "../../gateway/demo/testbed.js";
 import { type LocalGateway, startLocalGateway } from "../../gateway/server.js";
-import { repoRoot, runCli, scratchProject } from "./helpers.js";
+import { repoRoot, runBin, runCli, runProcess, scratchProject, tempDir } from "./helpers.js";
 import { freePort } from "./registry.js";
 
-const bin = join(repoRoot, "bin", "conn-drain.mjs");
 const VERSION = (
   JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string }
 ).version;
 
-const temps: string[] = [];
-afterAll(() => {
-  for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 /** A directory outside the repository (the user's own project, say). */
-function outside(): string {
-  const d = mkdtempSync(join(tmpdir(), "conn-drain-user-"));
-  temps.push(d);
-  return d;
-}
+const outside = () => tempDir("conn-drain-user-");
 
-function sh(
-  command: string,
-  cwd: string,
-  env: Record<string, string>,
-): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile("sh", ["-c", command], { cwd, env, timeout: 90_000 }, (err, out, errOut) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, err: errOut });
-    });
-  });
-}
-
-/** bin/conn-drain.mjs in a child process: stdout and stderr are pipes, not terminals. */
-function runBin(args: string[], cwd: string, env: Record<string, string> = {}) {
-  return new Promise<{ code: number; out: string; err: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { cwd, env: { PATH: process.env.PATH ?? "", HOME: cwd, ...env }, timeout: 90_000 },
-      (err, out, errOut) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, err: errOut }),
-    );
-  });
-}
+/** Child processes of the installed entry point and of docs' shell lines get this long. */
+const CHILD_TIMEOUT = 90_000;
 
 describe("starting the CLI outside a checkout", () => {
   it("--version prints package.json's version, at the top and after a command", async () => {
     const dir = outside();
-    const top = await runBin(["--version"], dir);
+    const top = await runBin(["--version"], dir, { timeout: CHILD_TIMEOUT });
     expect(top).toEqual({ code: 0, out: `${VERSION}\n`, err: "" });
     for (const c of commands) {
       const r = await runCli([c.name, "--version"], { cwd: dir });
@@ -96,7 +63,7 @@ describe("starting the CLI outside a checkout", () => {
       npm_config_update_notifier: "false",
     };
     for (const line of lines) {
-      const r = await sh(line, dir, env);
+      const r = await runProcess("sh", ["-c", line], { cwd: dir, env, timeout: CHILD_TIMEOUT });
       expect(r.err, line).not.toMatch(/ENOTCACHED|registry|ECONNREFUSED/);
       expect(r.code, `${line}: ${r.err}`).toBe(0);
       if (line.endsWith("--version")) expect(r.out, line).toBe(`${VERSION}\n`);
@@ -229,7 +196,7 @@ describe("-q and terminals", () => {
       const r = await runBin(
         ["status", "--watch", "--count", "2", "--interval", "0.1", "-g", `127.0.0.1:${gw.port}`],
         dir,
-        { CONN_DRAIN_ADMIN_TOKEN: ADMIN_TOKEN },
+        { env: { CONN_DRAIN_ADMIN_TOKEN: ADMIN_TOKEN }, timeout: CHILD_TIMEOUT },
       );
       expect(r.code, r.err).toBe(0);
       expect(r.out).not.toContain("\x1b");
