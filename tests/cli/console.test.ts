@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml, stringify } from "yaml";
 import { compile } from "../../cli/validate.js";
 import { type ConsoleStandIn, startConsoleStandIn } from "./console-standin.js";
-import { repoRoot, runCli, scratchProject } from "./helpers.js";
+import { repoRoot, runCli, scratchProject, setPluginVersion } from "./helpers.js";
 import { type KubeStandIn, standInKubeconfig, startKubeStandIn } from "./kube-standin.js";
 import { freePort, missingTools } from "./registry.js";
 
@@ -43,14 +43,6 @@ describe.skipIf(noOpenssl)("console (Higress console and Kubernetes stand-ins)",
       cwd: dir,
       env: { CONN_DRAIN_CONSOLE_PASSWORD: PASSWORD, KUBECONFIG, ...env },
     });
-  const setVersion = (version: string) =>
-    writeFileSync(
-      join(dir, "plugin.yaml"),
-      readFileSync(join(repoRoot, "plugin.yaml"), "utf8").replace(
-        "\n  version: 0.1.0\n",
-        `\n  version: ${version}\n`,
-      ),
-    );
 
   it("logs in, creates the custom plugin from plugin.yaml, then updates it with its version", async () => {
     const r = await run([]);
@@ -187,9 +179,9 @@ describe.skipIf(noOpenssl)("console (Higress console and Kubernetes stand-ins)",
 
   it("a new plugin version needs --replace; the console then replaces the resource", async () => {
     kube.objects.clear();
-    setVersion("0.1.0");
+    setPluginVersion(dir, "0.1.0");
     expect((await run(["--enable", "global", "--config", "config.yaml"])).code).toBe(0);
-    setVersion("0.2.0");
+    setPluginVersion(dir, "0.2.0");
     const r = await run([]);
     expect(r.code).toBe(6);
     expect(r.err).toMatch(
@@ -206,7 +198,7 @@ describe.skipIf(noOpenssl)("console (Higress console and Kubernetes stand-ins)",
       defaultConfig: { keyBy: "authority" },
       defaultConfigDisable: false,
     });
-    setVersion("0.1.0");
+    setPluginVersion(dir, "0.1.0");
     kube.objects.clear();
   });
 

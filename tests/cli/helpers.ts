@@ -2,7 +2,7 @@
 // child process, scratch directories and a scratch project (plugin.yaml from the repo, fixture
 // wasm and READMEs), pulling an image back over the Distribution API, and skopeo.
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -112,6 +112,21 @@ export function scratchProject(wasm = fixtureWasm(300_000)): string {
   writeFileSync(join(dir, "README.md"), "# conn-drain\n\n中文说明\n");
   writeFileSync(join(dir, "README_EN.md"), "# conn-drain\n\nEnglish readme\n");
   return dir;
+}
+
+/**
+ * DIR/plugin.yaml becomes FROM (the repository's plugin.yaml unless given) with its info.version
+ * 0.1.0 replaced by VERSION.
+ */
+export function setPluginVersion(
+  dir: string,
+  version: string,
+  from = join(repoRoot, "plugin.yaml"),
+): void {
+  writeFileSync(
+    join(dir, "plugin.yaml"),
+    readFileSync(from, "utf8").replace("\n  version: 0.1.0\n", `\n  version: ${version}\n`),
+  );
 }
 
 /** Async on purpose: a token issuer stand-in runs in this process and must keep answering. */

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parse as parseYaml, stringify } from "yaml";
 import { compile } from "../../cli/validate.js";
 import { type ConsoleStandIn, startConsoleStandIn } from "./console-standin.js";
-import { repoRoot, runCli, scratchProject } from "./helpers.js";
+import { repoRoot, runCli, scratchProject, setPluginVersion } from "./helpers.js";
 import { type KubeStandIn, standInKubeconfig, startKubeStandIn } from "./kube-standin.js";
 import { missingTools } from "./registry.js";
 
@@ -91,13 +91,7 @@ describe("wasmplugin: the resource", () => {
       name: "drain-b-0.1.0",
       labels: { "higress.io/wasm-plugin-name": "drain-b" },
     });
-    writeFileSync(
-      join(dir, "plugin.yaml"),
-      readFileSync(join(dir, "plugin.yaml"), "utf8").replace(
-        "\n  version: 0.1.0\n",
-        "\n  version: 0.2.0+build/7\n",
-      ),
-    );
+    setPluginVersion(dir, "0.2.0+build/7", join(dir, "plugin.yaml"));
     const bad = await runCli(["wasmplugin", "--image", IMAGE, "--config", "config.yaml"], {
       cwd: dir,
     });
@@ -401,15 +395,7 @@ describe.skipIf(Boolean(missingTools()?.includes("openssl")))(
         env: { ...env, KUBECONFIG: join(dir, "kubeconfig") },
       });
     const patches = () => kube.requests.filter((q) => q.method === "PATCH").length;
-    const bump = (version: string) =>
-      writeFileSync(
-        join(dir, "plugin.yaml"),
-        readFileSync(join(repoRoot, "plugin.yaml"), "utf8").replace(
-          "\n  version: 0.1.0\n",
-          `\n  version: ${version}\n`,
-        ),
-      );
-    beforeEach(() => bump("0.1.0"));
+    beforeEach(() => setPluginVersion(dir, "0.1.0"));
 
     it("the console lists the plugin that --apply wrote, as one custom plugin", async () => {
       expect((await apply()).code).toBe(0);
@@ -439,7 +425,7 @@ describe.skipIf(Boolean(missingTools()?.includes("openssl")))(
       );
       expect(patches()).toBe(before);
       // Another version in the console: applying beside it would load the plugin twice.
-      bump("0.2.0");
+      setPluginVersion(dir, "0.2.0");
       const twice = await apply();
       expect(twice.code).toBe(6);
       expect(twice.err).toMatch(
@@ -465,7 +451,7 @@ describe.skipIf(Boolean(missingTools()?.includes("openssl")))(
 
     it("a new version needs --replace, which applies it and then deletes the old one", async () => {
       expect((await apply()).code).toBe(0);
-      bump("0.2.0");
+      setPluginVersion(dir, "0.2.0");
       const r = await apply();
       expect(r.code).toBe(6);
       expect(r.err).toMatch(
