@@ -186,15 +186,15 @@ describe.skipIf(skip)("every --format `image` offers loads in the gateway's fetc
       });
       expect(r.code, r.err).toBe(0);
       const digest = r.out.trim().split("@")[1] as string;
+      const manifest = (await (
+        await fetch(`http://${registry.host}/v2/${repo}/manifests/${digest}`, {
+          headers: { accept: MT.ociManifest },
+        })
+      ).json()) as { layers: unknown[] };
       for (const ref of ["1", digest]) {
         const got = await fetchWasm(registrySource(registry.host, repo, ref));
         expect(got.digest).toBe(digest);
         expect(got.variant).toBe(EXPECTED[format]?.variant);
-        const manifest = (await (
-          await fetch(`http://${registry.host}/v2/${repo}/manifests/${digest}`, {
-            headers: { accept: MT.ociManifest },
-          })
-        ).json()) as { layers: unknown[] };
         const where = EXPECTED[format]?.layer;
         expect(got.layer).toBe(where === "last" ? manifest.layers.length - 1 : where);
         expect(got.wasm.length).toBe(built.length);
