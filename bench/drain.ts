@@ -3,7 +3,7 @@
 // the webhook was dispatched inside that very call at the same virtual instant; beside it the
 // same close for a host that is not draining, and the no-op floor. The seed's approach (a
 // Prometheus scrape feeding an OpenKruiseGame probe) is computed from documented defaults.
-import type { Gateway, Stream } from "../host/index.js";
+import type { Gateway, HttpCall, Stream } from "../host/index.js";
 import { adminCall, benchGateway, openPlayer } from "./driver.js";
 import { collectGarbage, note, type Summary, summarize, timeNs } from "./util.js";
 
@@ -69,8 +69,13 @@ export interface DrainResult {
   seed: SeedLatency;
 }
 
+/** The webhook calls the gateway lists (pending ones, until they are answered). */
+export function webhookCalls(gw: Gateway): HttpCall[] {
+  return gw.httpCalls().filter((c) => c.cluster === WEBHOOK_CLUSTER);
+}
+
 export function webhookCount(gw: Gateway): number {
-  return gw.httpCalls().filter((c) => c.cluster === WEBHOOK_CLUSTER).length;
+  return webhookCalls(gw).length;
 }
 
 /** Opens the host's streams, optionally starts its drain, closes all but one. */
@@ -110,7 +115,7 @@ export async function runDrain(trials = 200, warmup = 20): Promise<DrainResult> 
     const before = webhookCount(gw);
     collectGarbage();
     const t = timeNs(() => last.close());
-    const hooks = gw.httpCalls().filter((c) => c.cluster === WEBHOOK_CLUSTER);
+    const hooks = webhookCalls(gw);
     const sent = hooks.length === before + 1 && hooks[hooks.length - 1]?.sentAt === gw.now();
     const calm = prepare(gw, `calm-${k}.game.example.com`, k, false);
     collectGarbage();

@@ -131,6 +131,26 @@ export function playerCycle(
   openPlayer(gw, worker, host, headers).close();
 }
 
+/**
+ * `count` whole streams numbered from `first`: stream j goes to host j mod `hosts` on worker
+ * j mod W, which is the worker that opened host j's background stream (openPlayer(gw, i mod W,
+ * hostName(i))) whenever W divides `hosts`, so each stream finds its host already placed.
+ * `headers(j)` adds stream j's request headers. Returns the number of the next stream.
+ */
+export function cycleHosts(
+  gw: Gateway,
+  first: number,
+  count: number,
+  hosts: number,
+  headers?: (j: number) => Record<string, string>,
+): number {
+  const workers = gw.workerCount;
+  for (let j = first; j < first + count; j++) {
+    playerCycle(gw, j % workers, hostName(j % hosts), headers?.(j));
+  }
+  return first + count;
+}
+
 export interface AdminAnswer {
   status: number;
   body: string;

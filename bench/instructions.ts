@@ -9,12 +9,21 @@
 // installed for that moment (nothing in host/ changes); a reading is the sum of the counters
 // of every VM of that gateway (canary, base and workers), so work on any VM is counted.
 import type { Gateway, Stream } from "../host/index.js";
+import { ADMIN_HOST_STEPS, ADMIN_WORKERS } from "./admin.js";
 import { BUILD_LABELS, type BuildLabel, type CountedBuild } from "./builds.js";
-import { prepare, WEBHOOK_CLUSTER, webhookConfig, webhookCount } from "./drain.js";
+import {
+  DRAIN_WORKERS,
+  prepare,
+  WEBHOOK_CLUSTER,
+  webhookCalls,
+  webhookConfig,
+  webhookCount,
+} from "./drain.js";
 import {
   adminGet,
   BENCH_MAX_HOSTS,
   type BenchGatewayOptions,
+  cycleHosts,
   gatewayFor,
   hostName,
   openPlayer,
@@ -27,8 +36,9 @@ import {
   instrument,
 } from "./instrument.js";
 import { selfCheck } from "./probe.js";
-import { note } from "./util.js";
-import { callGraph, functionNames } from "./wasm-inspect.js";
+import { WORKER_COUNTS } from "./streams.js";
+import { cellLabel, note, quantity } from "./util.js";
+import { callGraph, nameSectionNames } from "./wasm-inspect.js";
 
 /**
  * Where an allocation is counted, first match wins: the TLSF allocator's entry that every GC
@@ -57,11 +67,8 @@ export interface Counts {
   allocations: number;
 }
 
+/** Host counts of the steady rows: the ends of the timed figure's steps (bench/streams.ts). */
 export const HOST_STEPS = [1, 10000] as const;
-export const WORKER_COUNTS = [1, 8] as const;
-export const ADMIN_WORKERS = 8;
-export const ADMIN_HOSTS = [10, 1000, 10000] as const;
-export const DRAIN_WORKERS = 8;
 
 export interface InstructionsPlan {
   /** Streams counted per steady cell (each an open + close), after one warm-up pass. */
@@ -169,7 +176,7 @@ function count(m: Metered, per: number, fn: () => void): Counts {
 // ---- the module under count ------------------------------------------------------------------
 
 function allocatorOf(build: CountedBuild): { index: number; name: string } {
-  const names = functionNames(build.named);
+  const names = nameSectionNames(build.named);
   for (const name of ALLOCATOR_NAMES) {
     const index = names.indexOf(name);
     if (index < 0) continue;
@@ -228,13 +235,9 @@ async function streams(
   const m = await metered(module, { workers });
   const background: Stream[] = [];
   let next = 0;
+  // Host j mod N on worker j mod W: steady state, each stream finds its host already placed.
   const cycles = (n: number, hosts: number) => {
-    for (let k = 0; k < n; k++) {
-      const j = next++;
-      // Host j mod N on worker j mod W: the worker that opened the host's background stream
-      // whenever W divides N, so each stream finds its host already placed (steady state).
-      playerCycle(m.gw, j % workers, hostName(j % hosts));
-    }
+    next = cycleHosts(m.gw, next, n, hosts);
   };
   for (const hosts of HOST_STEPS) {
     for (let i = background.length; i < hosts; i++) {
@@ -242,23 +245,14 @@ async function streams(
     }
     cycles(Math.max(plan.warmup, hosts), hosts);
     const c = count(m, plan.streams, () => cycles(plan.streams, hosts));
-    const vms = `${workers} VM${workers > 1 ? "s" : ""}`;
-    out(
-      `steady-${workers}-${hosts}`,
-      `open + close, steady, ${vms}, ${hosts.toLocaleString("en-US")} host${hosts > 1 ? "s" : ""}`,
-      c,
-    );
+    out(`steady-${workers}-${hosts}`, `open + close, steady, ${cellLabel(workers, hosts)}`, c);
   }
   const cold = count(m, plan.coldHosts, () => {
     for (let i = 0; i < plan.coldHosts; i++) {
       playerCycle(m.gw, i % workers, hostName(1_000_000 + i));
     }
   });
-  out(
-    `first-${workers}`,
-    `first stream of a new host, ${workers} VM${workers > 1 ? "s" : ""}`,
-    cold,
-  );
+  out(`first-${workers}`, `first stream of a new host, ${quantity(workers, "VM")}`, cold);
   for (const s of background) s.close();
 }
 
@@ -311,10 +305,7 @@ function playerCycles(m: Metered, plan: InstructionsPlan): Counts {
   }
   let next = 0;
   const cycles = (n: number) => {
-    for (let k = 0; k < n; k++) {
-      const j = next++;
-      playerCycle(m.gw, j % workers, hostName(j % PLAYERS_HOSTS), idOf(j));
-    }
+    next = cycleHosts(m.gw, next, n, PLAYERS_HOSTS, idOf);
   };
   cycles(plan.warmup);
   const c = count(m, plan.streams, () => cycles(plan.streams));
@@ -329,7 +320,7 @@ async function admin(
 ): Promise<void> {
   const m = await metered(module, { workers: ADMIN_WORKERS, maxHosts: BENCH_MAX_HOSTS });
   const open: Stream[] = [];
-  for (const hosts of ADMIN_HOSTS) {
+  for (const hosts of ADMIN_HOST_STEPS) {
     for (let i = open.length; i < hosts; i++) {
       open.push(openPlayer(m.gw, i % ADMIN_WORKERS, hostName(i)));
     }
@@ -372,7 +363,7 @@ async function drain(
       throw new Error(`${label}: the last close of a draining host sent no webhook`);
     }
     // Answer the webhook (pending calls only are listed) so nothing is left between drains.
-    for (const call of m.gw.httpCalls().filter((x) => x.cluster === WEBHOOK_CLUSTER)) {
+    for (const call of webhookCalls(m.gw)) {
       m.gw.respondHttpCall(call, { status: 200 });
     }
     if (k < plan.drainWarmup) continue;

@@ -14,12 +14,12 @@ import type { BuildLabel, CountedBuild } from "./builds.js";
 import {
   adminGet,
   BENCH_MAX_HOSTS,
+  cycleHosts,
   gatewayFor,
   hostName,
   openPlayer,
-  playerCycle,
 } from "./driver.js";
-import { collectGarbage, median, note, timeNs } from "./util.js";
+import { cellLabel, collectGarbage, median, note, timeNs } from "./util.js";
 
 export const LIFTOFF_FLAG = "--liftoff-only";
 
@@ -97,11 +97,7 @@ interface Side {
 }
 
 function cycles(side: Side, n: number, hosts: number): void {
-  const workers = side.gw.workerCount;
-  for (let k = 0; k < n; k++) {
-    const j = side.next++;
-    playerCycle(side.gw, j % workers, hostName(j % hosts));
-  }
+  side.next = cycleHosts(side.gw, side.next, n, hosts);
 }
 
 async function child(input: ChildInput): Promise<LiftoffResult> {
@@ -134,7 +130,7 @@ async function child(input: ChildInput): Promise<LiftoffResult> {
     }
     rows.push({
       id: `streams-${cell.workers}-${cell.hosts}`,
-      label: `open + close, ${cell.workers} VM${cell.workers > 1 ? "s" : ""}, ${cell.hosts.toLocaleString("en-US")} host${cell.hosts > 1 ? "s" : ""}`,
+      label: `open + close, ${cellLabel(cell.workers, cell.hosts)}`,
       ns: Object.fromEntries([...samples].map(([l, v]) => [l, median(v)])) as Record<
         BuildLabel,
         number

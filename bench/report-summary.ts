@@ -4,7 +4,7 @@
 import { cell, cellName, type Figures, rowOf } from "./report-figures.js";
 import { allocs, instr, OLD, times, us, verdict } from "./report-format.js";
 import type { CallCounts } from "./streams.js";
-import { bytes, fixed, int, ms, ratio, table } from "./util.js";
+import { bytes, cellLabel, fixed, ms, ratio, table } from "./util.js";
 
 export function summary(f: Figures): string {
   const rows: string[][] = [];
@@ -13,7 +13,7 @@ export function summary(f: Figures): string {
       const c = cell(f, workers, hosts);
       const r = c.plugin.median / c.noop.median;
       rows.push([
-        `1. Per-stream overhead, ${workers} VM${workers > 1 ? "s" : ""}, ${int(hosts)} host${hosts > 1 ? "s" : ""}`,
+        `1. Per-stream overhead, ${cellLabel(workers, hosts)}`,
         `${us(c.plugin.median)} µs vs ${us(c.noop.median)} µs no-op = **${fixed(r, 2)}×** (paired p90 ${fixed(c.pairedRatio.p90, 2)}×)`,
         "≤ 1.5×",
         verdict(r <= 1.5),

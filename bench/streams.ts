@@ -7,7 +7,14 @@
 // live contexts. At each step both gateways run the same open+close cycles (host j mod N, worker
 // j mod W), in interleaved batches with a forced GC before each batch.
 import type { Gateway, Stream } from "../host/index.js";
-import { benchGateway, hostName, type Kind, openPlayer, playerCycle } from "./driver.js";
+import {
+  benchGateway,
+  cycleHosts,
+  hostName,
+  type Kind,
+  openPlayer,
+  playerCycle,
+} from "./driver.js";
 import { collectGarbage, note, type Summary, summarize, timeNs } from "./util.js";
 
 export const HOST_STEPS = [1, 100, 1000, 10000] as const;
@@ -76,11 +83,7 @@ class Side {
   }
 
   cycles(count: number, hosts: number): void {
-    const workers = this.gw.workerCount;
-    for (let k = 0; k < count; k++) {
-      const j = this.next++;
-      playerCycle(this.gw, j % workers, hostName(j % hosts));
-    }
+    this.next = cycleHosts(this.gw, this.next, count, hosts);
   }
 
   /** One timed batch, in ns per stream. */

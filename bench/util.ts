@@ -70,6 +70,16 @@ export function int(n: number): string {
   return Math.round(n).toLocaleString("en-US");
 }
 
+/** 1, "VM" -> "1 VM"; 10000, "host" -> "10,000 hosts". */
+export function quantity(n: number, unit: string): string {
+  return `${int(n)} ${unit}${n > 1 ? "s" : ""}`;
+}
+
+/** A stream cell as the report names it: "1 VM, 1 host", "8 VMs, 10,000 hosts". */
+export function cellLabel(workers: number, hosts: number): string {
+  return `${quantity(workers, "VM")}, ${quantity(hosts, "host")}`;
+}
+
 export function fixed(n: number, digits: number): string {
   return n.toLocaleString("en-US", {
     minimumFractionDigits: digits,

@@ -6,7 +6,7 @@ import { api, FEATURES, slot } from "./binaryen-api.js";
 import { FunctionPlan } from "./count-plan.js";
 
 /** Function names by index (imports first) from a module's name section; "" where none. */
-export function functionNames(bytes: Uint8Array): string[] {
+export function nameSectionNames(bytes: Uint8Array): string[] {
   const m = binaryen.readBinaryWithFeatures(bytes, FEATURES);
   try {
     const out: string[] = [];
