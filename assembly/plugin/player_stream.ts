@@ -75,7 +75,8 @@ export class PlayerStream extends HttpContext {
       const size = rawSize();
       const path =
         admin !== null && admin.matchesAt(p, size) ? String.UTF8.decodeUnsafe(p, size) : null;
-      if (path === null) this.player = playerInPath(players, this.table.playerKey, p, size);
+      if (byQuery && path === null)
+        this.player = playerInPath(players, this.table.playerKey, p, size);
       releaseRaw(p);
       if (path !== null) {
         this.local = true;
